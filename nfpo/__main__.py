@@ -1,0 +1,3 @@
+from nfpo.cli import main
+
+main()

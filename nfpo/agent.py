@@ -1,0 +1,76 @@
+"""The trained artefact: observation normalizer + actor + critic, built from a config, saved to
+and loaded from checkpoints. Shared by the runner, evaluation and (later) export."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from nfpo.checkpoint import load_checkpoint, load_module
+from nfpo.config import TrainConfig
+from nfpo.errors import CheckpointError, NfpoError
+from nfpo.normalization import RunningNorm
+from nfpo.policies import make_critic, make_policy
+
+
+class Agent(nn.Module):
+    """``obs_norm`` (identity statistics if disabled), ``policy``, ``critic``."""
+
+    def __init__(self, cfg: TrainConfig, obs_dim: int, act_dim: int) -> None:
+        super().__init__()
+        self.obs_dim, self.act_dim = obs_dim, act_dim
+        self.normalize_obs = cfg.env.normalize_obs
+        self.obs_norm = RunningNorm(obs_dim, clip=cfg.env.clip_obs)
+        self.policy = make_policy(cfg.policy, obs_dim, act_dim)
+        self.critic = make_critic(cfg.policy, obs_dim)
+
+    def norm(self, obs: Tensor) -> Tensor:
+        """Normalized observation the networks see (raw if normalization is disabled)."""
+        return self.obs_norm(obs) if self.normalize_obs else obs
+
+    @torch.no_grad()
+    def act(self, obs: Tensor, deterministic: bool = False) -> Tensor:
+        """Env-facing action in [-1, 1]^D for raw observations ``[B, O]``."""
+        x = self.norm(obs)
+        if deterministic:
+            return self.policy.deterministic(x)
+        u, _ = self.policy.sample(x)
+        return self.policy.to_action(u)
+
+    def tensors(self) -> dict[str, Tensor]:
+        out = {}
+        for prefix in ("obs_norm", "policy", "critic"):
+            for k, v in getattr(self, prefix).state_dict().items():
+                out[f"{prefix}.{k}"] = v
+        return out
+
+    def load_tensors(self, tensors: dict[str, Tensor]) -> None:
+        for prefix in ("obs_norm", "policy", "critic"):
+            load_module(getattr(self, prefix), tensors, prefix)
+
+
+def load_run(run_dir: Path | str) -> tuple[TrainConfig, Agent, dict[str, Any]]:
+    """Rebuild the agent of a run dir from ``config.json`` and its newest checkpoint.
+
+    Returns (config, agent, checkpoint state)."""
+    run_dir = Path(run_dir)
+    cfg_path = run_dir / "config.json"
+    if not cfg_path.exists():
+        raise CheckpointError(f"{run_dir} is not an nfpo run dir (no config.json)")
+    try:
+        meta = json.loads(cfg_path.read_text())
+        cfg = TrainConfig.from_dict(meta["config"])
+        obs_dim, act_dim = int(meta["env_spec"]["obs_dim"]), int(meta["env_spec"]["act_dim"])
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(f"corrupted {cfg_path}: {e}") from e
+    except NfpoError as e:
+        raise CheckpointError(f"bad config in {cfg_path}: {e}") from e
+    tensors, state = load_checkpoint(run_dir)
+    agent = Agent(cfg, obs_dim, act_dim)
+    agent.load_tensors(tensors)
+    agent.eval()
+    return cfg, agent, {"tensors": tensors, **state}

@@ -1,0 +1,151 @@
+"""PPO with a clipped surrogate (Schulman et al. 2017), readable top to bottom.
+
+Per minibatch, with r = exp(log pi_new(u|s) - log pi_old(u|s)) and advantages A:
+
+    L_pi  = mean(max(-A r, -A clip(r, 1 - eps, 1 + eps)))
+    L_V   = 0.5 mean(max((V - R)^2, (V_old + clip(V - V_old, -eps, eps) - R)^2))  (clip_vloss)
+    L     = L_pi + vf_coef L_V - ent_coef H
+    KL    ~ mean((r - 1) - log r)           (k3 estimator: unbiased, >= 0, sample-based, so it
+                                             works for Gaussian and flow policies alike)
+
+Policies are seen only through ``nfpo.policies.Policy``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from nfpo.algo.schedules import adaptive_lr, linear_lr
+from nfpo.config import PPOConfig
+from nfpo.errors import DivergenceError
+from nfpo.policies import Critic, Policy
+from nfpo.storage import RolloutStorage
+
+
+def k3_kl(log_ratio: Tensor) -> Tensor:
+    """k3 estimate of KL(old || new) from log r = log pi_new - log pi_old of old samples."""
+    return (torch.exp(log_ratio) - 1.0) - log_ratio
+
+
+def _grad_norm(params: list[nn.Parameter]) -> float:
+    norms = [p.grad.detach().norm() for p in params if p.grad is not None]
+    return torch.norm(torch.stack(norms)).item() if norms else 0.0
+
+
+class PPO:
+    def __init__(self, policy: Policy, critic: Critic, cfg: PPOConfig, num_updates: int,
+                 generator: torch.Generator | None = None) -> None:
+        self.policy, self.critic, self.cfg = policy, critic, cfg
+        self.num_updates = num_updates
+        self.generator = generator
+        self.params = list(policy.parameters()) + list(critic.parameters())
+        self.optimizer = torch.optim.Adam(self.params, lr=cfg.learning_rate, eps=cfg.adam_eps)
+        self.lr = cfg.learning_rate
+        self.updates_done = 0
+
+    def _set_lr(self, lr: float) -> None:
+        self.lr = lr
+        for g in self.optimizer.param_groups:
+            g["lr"] = lr
+
+    def update(self, storage: RolloutStorage) -> dict[str, float]:
+        """Run ``num_epochs`` epochs of minibatch updates on a filled storage; return metrics."""
+        cfg = self.cfg
+        if cfg.lr_schedule == "linear":
+            self._set_lr(linear_lr(cfg.learning_rate, self.updates_done, self.num_updates))
+
+        # Identical-parameter check: re-score every stored action before any step. In exact
+        # arithmetic log r = 0; anything else is numerical error of the log-prob computation.
+        full = storage.flat()
+        with torch.no_grad():
+            err = (self.policy.log_prob(full.obs, full.actions) - full.log_probs).abs()
+        ratio_err = err.max().item() if err.numel() else 0.0
+
+        sums: dict[str, float] = {}
+        n_mb = 0
+        log_ratio_min, log_ratio_max = math.inf, -math.inf
+        early_stop = 0.0
+        for _epoch in range(cfg.num_epochs):
+            epoch_kls = []
+            for mb in storage.minibatches(cfg.num_minibatches, self.generator):
+                new_logp = self.policy.log_prob(mb.obs, mb.actions)
+                log_ratio = new_logp - mb.log_probs
+                ratio = log_ratio.exp()
+                with torch.no_grad():
+                    kl = k3_kl(log_ratio).mean().item()
+                    clipfrac = ((ratio - 1.0).abs() > cfg.clip_coef).float().mean().item()
+                    log_ratio_min = min(log_ratio_min, log_ratio.min().item())
+                    log_ratio_max = max(log_ratio_max, log_ratio.max().item())
+                epoch_kls.append(kl)
+                if cfg.lr_schedule == "adaptive":
+                    self._set_lr(adaptive_lr(self.lr, kl, cfg.desired_kl, cfg.min_lr, cfg.max_lr))
+
+                adv = mb.advantages
+                if cfg.norm_adv and adv.numel() > 1:
+                    adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+                pg_loss = torch.max(
+                    -adv * ratio, -adv * ratio.clamp(1.0 - cfg.clip_coef, 1.0 + cfg.clip_coef)
+                ).mean()
+
+                value = self.critic(mb.obs)
+                if cfg.clip_vloss:
+                    v_clipped = mb.values + (value - mb.values).clamp(-cfg.clip_coef, cfg.clip_coef)
+                    v_loss = 0.5 * torch.max((value - mb.returns).pow(2),
+                                             (v_clipped - mb.returns).pow(2)).mean()
+                else:
+                    v_loss = 0.5 * (value - mb.returns).pow(2).mean()
+
+                loss = pg_loss + cfg.vf_coef * v_loss
+                if cfg.ent_coef > 0:  # the flow's entropy is a Monte-Carlo estimate: one pass
+                    loss = loss - cfg.ent_coef * self.policy.entropy(mb.obs).mean()
+                if not torch.isfinite(loss):
+                    raise DivergenceError(
+                        f"non-finite loss at update {self.updates_done} "
+                        f"(policy loss={pg_loss.item()}, value loss={v_loss.item()})")
+
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                grad_norm = _grad_norm(self.params)
+                if not math.isfinite(grad_norm):
+                    raise DivergenceError(f"non-finite gradient norm at update {self.updates_done}")
+                nn.utils.clip_grad_norm_(self.params, cfg.max_grad_norm)
+                self.optimizer.step()
+
+                for k, v in (("loss/policy", pg_loss.item()), ("loss/value", v_loss.item()),
+                             ("policy/approx_kl", kl),
+                             ("policy/clip_fraction", clipfrac), ("train/grad_norm", grad_norm)):
+                    sums[k] = sums.get(k, 0.0) + v
+                n_mb += 1
+            if cfg.target_kl is not None and sum(epoch_kls) / len(epoch_kls) > cfg.target_kl:
+                early_stop = 1.0
+                break
+
+        self.updates_done += 1
+        metrics = {k: v / max(n_mb, 1) for k, v in sums.items()}
+        with torch.no_grad():
+            var_y = full.returns.var()
+            ev = 1.0 - (full.returns - full.values).var() / var_y if var_y > 0 else torch.nan
+            entropy = self.policy.entropy(full.obs).mean().item()
+        metrics.update({
+            "policy/entropy": entropy,
+            "policy/ratio_error_at_start": ratio_err,
+            "policy/log_ratio_min": log_ratio_min,
+            "policy/log_ratio_max": log_ratio_max,
+            "train/learning_rate": self.lr,
+            "train/early_stop": early_stop,
+            "train/minibatch_steps": float(n_mb),
+            "value/explained_variance": float(ev),
+        })
+        return metrics
+
+    def state_dict(self) -> dict:
+        return {"optimizer": self.optimizer.state_dict(), "lr": self.lr,
+                "updates_done": self.updates_done}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.optimizer.load_state_dict(state["optimizer"])
+        self._set_lr(state["lr"])
+        self.updates_done = state["updates_done"]

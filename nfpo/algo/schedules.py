@@ -1,0 +1,23 @@
+"""Learning-rate schedules.
+
+- linear:   lr_k = lr_0 * (1 - k / K)   (k-th of K updates; CleanRL's anneal)
+- adaptive: rsl_rl's KL rule, applied per minibatch on a KL estimate:
+            lr /= 1.5 if KL > 2 * desired,  lr *= 1.5 if KL < desired / 2,  clamped to
+            [min_lr, max_lr].
+"""
+
+from __future__ import annotations
+
+
+def linear_lr(lr0: float, update: int, num_updates: int) -> float:
+    """Learning rate for update ``update`` (0-based) of ``num_updates``."""
+    return lr0 * (1.0 - update / num_updates)
+
+
+def adaptive_lr(lr: float, kl: float, desired_kl: float, min_lr: float, max_lr: float) -> float:
+    """rsl_rl's adaptive rule (see module docstring)."""
+    if kl > 2.0 * desired_kl:
+        lr = lr / 1.5
+    elif 0.0 < kl < desired_kl / 2.0:
+        lr = lr * 1.5
+    return min(max(lr, min_lr), max_lr)

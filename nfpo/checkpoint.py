@@ -1,0 +1,143 @@
+"""Checkpoints: safetensors tensors + a JSON state, written atomically. No pickle anywhere.
+
+Layout under a run dir::
+
+    checkpoints/step_000123456/model.safetensors   tensors (policy., critic., obs_norm., optim.)
+    checkpoints/step_000123456/state.json          counters, optimizer hyperparameters, RNG ...
+    checkpoints/latest -> step_000123456           convenience link (loading does not need it)
+
+A checkpoint directory is first written as ``.tmp_step_...`` (files fsync'ed), then renamed:
+a crash leaves either the complete previous checkpoint or the complete new one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from nfpo.errors import CheckpointError
+
+_STEP_DIR = re.compile(r"^step_(\d{12})$")
+
+
+def _fsync_write(path: Path, data: bytes) -> None:
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file and rename."""
+    tmp = path.with_name(f".tmp_{path.name}")
+    _fsync_write(tmp, text.encode())
+    os.replace(tmp, path)
+
+
+def flatten_optimizer(state: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Split ``optimizer.state_dict()`` into tensors (``optim.<idx>.<name>``) and JSON."""
+    tensors: dict[str, torch.Tensor] = {}
+    for idx, pstate in state["state"].items():
+        for name, value in pstate.items():
+            tensors[f"optim.{idx}.{name}"] = torch.as_tensor(value).clone()
+    return tensors, {"param_groups": state["param_groups"]}
+
+
+def unflatten_optimizer(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> dict[str, Any]:
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    for key, value in tensors.items():
+        if key.startswith("optim."):
+            _, idx, name = key.split(".", 2)
+            state.setdefault(int(idx), {})[name] = value
+    return {"state": state, "param_groups": meta["param_groups"]}
+
+
+def save_checkpoint(run_dir: Path, step: int, tensors: dict[str, torch.Tensor],
+                    state: dict[str, Any], keep: int = 3) -> Path:
+    """Atomically write checkpoint ``step``; keep the newest ``keep`` ones. Returns its dir."""
+    ckpt_root = Path(run_dir) / "checkpoints"
+    ckpt_root.mkdir(parents=True, exist_ok=True)
+    name = f"step_{step:012d}"
+    final, tmp = ckpt_root / name, ckpt_root / f".tmp_{name}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()},
+              str(tmp / "model.safetensors"))
+    with open(tmp / "model.safetensors", "rb+") as f:
+        os.fsync(f.fileno())
+    _fsync_write(tmp / "state.json", json.dumps(state, indent=1).encode())
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(tmp, final)
+    link_tmp = ckpt_root / ".tmp_latest"
+    if link_tmp.is_symlink() or link_tmp.exists():
+        link_tmp.unlink()
+    os.symlink(name, link_tmp)
+    os.replace(link_tmp, ckpt_root / "latest")
+    for old in list_checkpoints(run_dir)[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def list_checkpoints(run_dir: Path) -> list[Path]:
+    """Complete checkpoint dirs of a run, oldest first."""
+    root = Path(run_dir) / "checkpoints"
+    if not root.is_dir():
+        return []
+    dirs = [p for p in root.iterdir() if p.is_dir() and not p.is_symlink()
+            and _STEP_DIR.match(p.name) and (p / "state.json").exists()
+            and (p / "model.safetensors").exists()]
+    return sorted(dirs, key=lambda p: p.name)
+
+
+def load_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Load a checkpoint dir (or a run dir: its newest checkpoint) -> (tensors, state)."""
+    path = Path(path)
+    if not (path / "state.json").exists():
+        ckpts = list_checkpoints(path)
+        if not ckpts:
+            raise CheckpointError(f"no checkpoint found in {path} (expected "
+                                  "checkpoints/step_*/model.safetensors + state.json)")
+        path = ckpts[-1]
+    try:
+        state = json.loads((path / "state.json").read_text())
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"corrupted checkpoint state {path / 'state.json'}: {e}") from e
+    try:
+        tensors = load_file(str(path / "model.safetensors"))
+    except (OSError, SafetensorError, ValueError, RuntimeError) as e:
+        raise CheckpointError(f"corrupted checkpoint weights {path / 'model.safetensors'}: {e}"
+                              ) from e
+    if not isinstance(state, dict):
+        raise CheckpointError(f"corrupted checkpoint state {path / 'state.json'}: not an object")
+    return tensors, state
+
+
+def split_prefix(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    """Sub-dict of keys starting with ``prefix.``, prefix removed."""
+    n = len(prefix) + 1
+    return {k[n:]: v for k, v in tensors.items() if k.startswith(prefix + ".")}
+
+
+def load_module(module: torch.nn.Module, tensors: dict[str, torch.Tensor], prefix: str) -> None:
+    """``module.load_state_dict`` with a CheckpointError naming missing/mismatched tensors."""
+    sd = split_prefix(tensors, prefix)
+    own = module.state_dict()
+    missing = sorted(set(own) - set(sd))
+    unexpected = sorted(set(sd) - set(own))
+    shapes = [f"{k}: checkpoint {tuple(sd[k].shape)} vs model {tuple(own[k].shape)}"
+              for k in own if k in sd and sd[k].shape != own[k].shape]
+    if missing or unexpected or shapes:
+        raise CheckpointError(f"checkpoint does not match the {prefix} architecture: "
+                              f"missing {missing[:5]}, unexpected {unexpected[:5]}, "
+                              f"shape mismatches {shapes[:5]}")
+    module.load_state_dict(sd)

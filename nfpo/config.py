@@ -1,0 +1,225 @@
+"""Typed configuration: one dataclass per component, the CLI is generated from them (tyro).
+
+Defaults follow CleanRL's ``ppo_continuous_action`` (the most reproduced PPO setting on MuJoCo
+locomotion: 2048-sample batches, 32 minibatches, 10 epochs, lr 3e-4 annealed, clip 0.2,
+grad-norm 0.5, observation normalization and reward scaling), with the batch collected from 4
+environments x 512 steps, and a flow policy of 4 affine coupling layers with 2x64 tanh
+conditioners and a +-2 soft bound on the log-scale (float32-safe; see research notes).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
+
+import tyro
+
+from nfpo.errors import ConfigError
+
+PolicyKind = Literal["gaussian", "flow", "flow-naive"]
+POLICY_KINDS: tuple[str, ...] = ("gaussian", "flow", "flow-naive")
+
+
+def _check(ok: bool, name: str, value: Any, accepted: str) -> None:
+    if not ok:
+        raise ConfigError(f"invalid {name}={value!r}: expected {accepted}")
+
+
+def _choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
+    _check(value in choices, name, value, "one of " + ", ".join(choices))
+
+
+@dataclass
+class EnvConfig:
+    """Environment and the data it produces."""
+
+    id: Annotated[str, tyro.conf.arg(name="env")] = "Hopper-v5"
+    """gymnasium env id with a continuous (Box) action space."""
+    num_envs: int = 4
+    """parallel environments (gymnasium SyncVectorEnv)."""
+    env_kwargs: str = "{}"
+    """JSON object of keyword arguments passed to ``gymnasium.make``."""
+    normalize_obs: bool = True
+    """running mean/std observation normalization (saved with the policy, exported)."""
+    scale_reward: bool = True
+    """divide rewards by the running std of the discounted return."""
+    clip_obs: float = 10.0
+    clip_reward: float = 10.0
+
+    def kwargs(self) -> dict[str, Any]:
+        try:
+            out = json.loads(self.env_kwargs)
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"invalid env_kwargs={self.env_kwargs!r}: not JSON ({e})") from e
+        _check(isinstance(out, dict), "env_kwargs", self.env_kwargs, "a JSON object")
+        return out
+
+    def validate(self) -> None:
+        _check(self.num_envs >= 1, "num_envs", self.num_envs, "an integer >= 1")
+        _check(self.clip_obs > 0, "clip_obs", self.clip_obs, "a number > 0")
+        _check(self.clip_reward > 0, "clip_reward", self.clip_reward, "a number > 0")
+        self.kwargs()
+
+
+@dataclass
+class PolicyConfig:
+    """Actor and critic architecture."""
+
+    kind: Annotated[PolicyKind, tyro.conf.arg(name="policy")] = "flow"
+    """gaussian: diagonal, state-independent log-std. flow: conditional affine-coupling flow with
+    bounded log-scales. flow-naive: the same flow with unbounded log-scales (ablation baseline)."""
+    action_bound: Literal["clip", "tanh"] = "clip"
+    """clip: env clips, PPO scores the unclipped action. tanh: squash with exact log-det."""
+    actor_hidden: tuple[int, ...] = (64, 64)
+    """Gaussian mean network hidden sizes."""
+    critic_hidden: tuple[int, ...] = (64, 64)
+    activation: Literal["tanh", "relu", "elu"] = "tanh"
+    init_log_std: float = 0.0
+    """Gaussian initial log-std."""
+    flow_layers: int = 4
+    """number of affine coupling layers."""
+    flow_hidden: tuple[int, ...] = (64, 64)
+    """hidden sizes of each coupling conditioner."""
+    flow_encoder: tuple[int, ...] = ()
+    """hidden sizes of an optional observation encoder shared by all conditioners (empty: none)."""
+    log_scale_bound: float = 2.0
+    """soft bound b of the coupling log-scale, s = b tanh(s/b) (policy=flow)."""
+
+    def validate(self) -> None:
+        _choice("policy", self.kind, POLICY_KINDS)
+        _choice("action_bound", self.action_bound, ("clip", "tanh"))
+        _choice("activation", self.activation, ("tanh", "relu", "elu"))
+        for name in ("actor_hidden", "critic_hidden", "flow_hidden", "flow_encoder"):
+            sizes = getattr(self, name)
+            _check(all(int(s) >= 1 for s in sizes), name, sizes, "positive layer sizes")
+        _check(self.flow_layers >= 1, "flow_layers", self.flow_layers, "an integer >= 1")
+        _check(self.log_scale_bound > 0, "log_scale_bound", self.log_scale_bound, "a number > 0")
+        _check(math.isfinite(self.init_log_std), "init_log_std", self.init_log_std, "finite")
+
+
+@dataclass
+class PPOConfig:
+    """PPO hyperparameters (names as in CleanRL; ``desired_kl`` as in rsl_rl)."""
+
+    num_steps: int = 512
+    """rollout length per environment; batch = num_steps * num_envs."""
+    num_epochs: int = 10
+    num_minibatches: int = 32
+    learning_rate: float = 3e-4
+    lr_schedule: Literal["linear", "constant", "adaptive"] = "linear"
+    """linear: anneal to 0. adaptive: rsl_rl rule on the k3 KL estimate (target desired_kl)."""
+    desired_kl: float = 0.01
+    """adaptive schedule: lr /= 1.5 if KL > 2 desired_kl, *= 1.5 if KL < desired_kl / 2."""
+    min_lr: float = 1e-5
+    max_lr: float = 1e-2
+    gamma: float = 0.99
+    gae_lambda: float = 0.95
+    clip_coef: float = 0.2
+    clip_vloss: bool = True
+    norm_adv: bool = True
+    """normalize advantages per minibatch."""
+    ent_coef: float = 0.0
+    vf_coef: float = 0.5
+    max_grad_norm: float = 0.5
+    target_kl: float | None = None
+    """stop the epochs of an update early once the k3 KL estimate exceeds this."""
+    adam_eps: float = 1e-5
+
+    def validate(self, num_envs: int) -> None:
+        _check(self.num_steps >= 1, "num_steps", self.num_steps, "an integer >= 1")
+        _check(self.num_epochs >= 1, "num_epochs", self.num_epochs, "an integer >= 1")
+        batch = self.num_steps * num_envs
+        _check(1 <= self.num_minibatches <= batch, "num_minibatches", self.num_minibatches,
+               f"an integer in [1, num_steps * num_envs = {batch}]")
+        _check(self.learning_rate > 0, "learning_rate", self.learning_rate, "a number > 0")
+        _choice("lr_schedule", self.lr_schedule, ("linear", "constant", "adaptive"))
+        _check(0 < self.min_lr <= self.max_lr, "min_lr/max_lr", (self.min_lr, self.max_lr),
+               "0 < min_lr <= max_lr")
+        _check(self.desired_kl > 0, "desired_kl", self.desired_kl, "a number > 0")
+        _check(0 < self.gamma <= 1, "gamma", self.gamma, "a number in (0, 1]")
+        _check(0 <= self.gae_lambda <= 1, "gae_lambda", self.gae_lambda, "a number in [0, 1]")
+        _check(self.clip_coef > 0, "clip_coef", self.clip_coef, "a number > 0")
+        _check(self.ent_coef >= 0, "ent_coef", self.ent_coef, "a number >= 0")
+        _check(self.vf_coef >= 0, "vf_coef", self.vf_coef, "a number >= 0")
+        _check(self.max_grad_norm > 0, "max_grad_norm", self.max_grad_norm, "a number > 0")
+        _check(self.target_kl is None or self.target_kl > 0, "target_kl", self.target_kl,
+               "a number > 0 or None")
+
+
+@dataclass
+class RunConfig:
+    """Budget, seed, outputs."""
+
+    total_steps: int = 1_000_000
+    """environment steps (all envs together)."""
+    seed: int = 1
+    """seeds torch, numpy and the environments."""
+    run_dir: str | None = None
+    """output directory (default: runs/<env>__<policy>__s<seed>__<timestamp>)."""
+    checkpoint_every: int = 50
+    """updates between checkpoints (a final one is always written)."""
+    keep_checkpoints: int = 3
+    torch_threads: int = 1
+    """torch intra-op threads (1 is fastest for these small nets on 2 cores)."""
+    eval_episodes: int = 10
+    """deterministic evaluation episodes at the end of training (0: skip)."""
+    report: bool = True
+    """write report/ (curves + Markdown) at the end of training."""
+    tensorboard: bool = True
+    progress: bool = True
+    """rich progress bar (plain log lines when stdout is not a terminal)."""
+
+    def validate(self) -> None:
+        _check(self.total_steps >= 1, "total_steps", self.total_steps, "an integer >= 1")
+        _check(self.checkpoint_every >= 1, "checkpoint_every", self.checkpoint_every, ">= 1")
+        _check(self.keep_checkpoints >= 1, "keep_checkpoints", self.keep_checkpoints, ">= 1")
+        _check(self.torch_threads >= 1, "torch_threads", self.torch_threads, ">= 1")
+        _check(self.eval_episodes >= 0, "eval_episodes", self.eval_episodes, ">= 0")
+
+
+@dataclass
+class TrainConfig:
+    env: EnvConfig = field(default_factory=EnvConfig)
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    ppo: PPOConfig = field(default_factory=PPOConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+
+    def validate(self) -> TrainConfig:
+        self.env.validate()
+        self.policy.validate()
+        self.ppo.validate(self.env.num_envs)
+        self.run.validate()
+        return self
+
+    @property
+    def batch_size(self) -> int:
+        return self.ppo.num_steps * self.env.num_envs
+
+    @property
+    def num_updates(self) -> int:
+        return max(1, self.run.total_steps // self.batch_size)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        """Inverse of ``to_dict``; unknown keys raise ConfigError naming them."""
+
+        def build(kls: type, data: dict[str, Any]) -> Any:
+            names = {f.name for f in dataclasses.fields(kls)}
+            unknown = set(data) - names
+            if unknown:
+                raise ConfigError(f"unknown {kls.__name__} keys {sorted(unknown)}; "
+                                  f"accepted: {sorted(names)}")
+            kw = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+            return kls(**kw)
+
+        parts = {"env": EnvConfig, "policy": PolicyConfig, "ppo": PPOConfig, "run": RunConfig}
+        unknown = set(d) - set(parts)
+        if unknown:
+            raise ConfigError(f"unknown config sections {sorted(unknown)}; accepted: {list(parts)}")
+        return cls(**{k: build(kls, d.get(k, {})) for k, kls in parts.items()})

@@ -1,0 +1,85 @@
+"""Create gymnasium environments (single or vectorized) with clear errors.
+
+Vector envs use ``SyncVectorEnv`` (measured faster than Async on 2 cores) in SAME_STEP
+autoreset mode: when an episode ends, ``step`` returns the reset observation and puts the
+final observation in ``info["final_obs"]`` so the trainer can bootstrap truncated episodes.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from nfpo.errors import EnvError
+
+
+@dataclass(frozen=True)
+class EnvSpec:
+    """What a policy needs to know about an env: flat observation and Box action sizes."""
+
+    id: str
+    obs_dim: int
+    act_dim: int
+    action_low: np.ndarray
+    action_high: np.ndarray
+
+    def scale_action(self, a: np.ndarray) -> np.ndarray:
+        """Map a policy action in [-1, 1]^D to the env's Box [low, high] (float64)."""
+        a = np.asarray(a, dtype=np.float64)
+        return self.action_low + 0.5 * (a + 1.0) * (self.action_high - self.action_low)
+
+
+def _check_id(env_id: str) -> None:
+    if env_id in gym.registry:
+        return
+    close = difflib.get_close_matches(env_id, list(gym.registry.keys()), n=5, cutoff=0.5)
+    hint = f" Did you mean: {', '.join(close)}?" if close else ""
+    raise EnvError(f"unknown env id {env_id!r}.{hint} Any registered gymnasium id with a Box "
+                   "action space works, e.g. Hopper-v5, Walker2d-v5, HalfCheetah-v5, Ant-v5, "
+                   "Humanoid-v5.")
+
+
+def make_env(env_id: str, env_kwargs: dict[str, Any] | None = None, **extra: Any) -> gym.Env:
+    """``gymnasium.make`` with nfpo's error messages."""
+    _check_id(env_id)
+    kwargs = {**(env_kwargs or {}), **extra}
+    try:
+        env = gym.make(env_id, **kwargs)
+    except gym.error.DependencyNotInstalled as e:
+        raise EnvError(f"{env_id} needs a simulator that is not installed ({e}). For MuJoCo "
+                       "tasks: pip install 'gymnasium[mujoco]'") from e
+    except TypeError as e:
+        raise EnvError(f"bad env_kwargs {kwargs} for {env_id}: {e}") from e
+    if not isinstance(env.action_space, gym.spaces.Box):
+        name = type(env.action_space).__name__
+        env.close()
+        raise EnvError(f"{env_id} has a {name} action space; nfpo trains continuous-action "
+                       "policies and needs a Box action space.")
+    if not isinstance(env.observation_space, gym.spaces.Box):
+        env.close()
+        raise EnvError(f"{env_id} has a {type(env.observation_space).__name__} observation "
+                       "space; nfpo needs a flat Box observation space.")
+    return env
+
+
+def env_spec(env: gym.Env | gym.vector.VectorEnv, env_id: str) -> EnvSpec:
+    """Observation/action sizes and action bounds of a single or vector env."""
+    obs_space = getattr(env, "single_observation_space", env.observation_space)
+    act_space = getattr(env, "single_action_space", env.action_space)
+    low, high = act_space.low.astype(np.float64), act_space.high.astype(np.float64)
+    if not (np.all(np.isfinite(low)) and np.all(np.isfinite(high))):
+        raise EnvError(f"action space {act_space} is unbounded; nfpo needs finite bounds")
+    return EnvSpec(env_id, int(np.prod(obs_space.shape)), int(np.prod(act_space.shape)), low,
+                   high)
+
+
+def make_vec_env(env_id: str, num_envs: int, env_kwargs: dict[str, Any] | None = None
+                 ) -> gym.vector.SyncVectorEnv:
+    """``num_envs`` copies in a SyncVectorEnv with SAME_STEP autoreset."""
+    make_env(env_id, env_kwargs).close()  # fail fast with a clear message
+    fns = [lambda: make_env(env_id, env_kwargs) for _ in range(num_envs)]
+    return gym.vector.SyncVectorEnv(fns, autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)

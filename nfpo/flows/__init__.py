@@ -1,0 +1,15 @@
+"""Bijections for conditional normalizing flows. No RL in here."""
+
+from nfpo.flows.base import Bijection, FlowSequence, standard_normal_log_prob
+from nfpo.flows.coupling import AffineCoupling
+from nfpo.flows.tanh import squash, tanh_log_abs_det, unsquash
+
+__all__ = [
+    "AffineCoupling",
+    "Bijection",
+    "FlowSequence",
+    "squash",
+    "standard_normal_log_prob",
+    "tanh_log_abs_det",
+    "unsquash",
+]

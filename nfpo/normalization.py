@@ -1,0 +1,74 @@
+"""Running statistics for observation normalization and reward scaling.
+
+Observation normalization is a torch module so that it is saved in checkpoints and exported
+with the actor. Reward scaling (CleanRL / gymnasium ``NormalizeReward``) divides rewards by the
+running standard deviation of the discounted return; it lives only in the trainer.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+
+class RunningNorm(nn.Module):
+    """y = clip((x - mean) / sqrt(var + eps), -clip, clip) with running mean/var over a batch axis.
+
+    Statistics are merged with the parallel (Chan et al.) formula in float64. ``x: [B, D]``.
+    """
+
+    def __init__(self, dim: int, clip: float = 10.0, eps: float = 1e-8) -> None:
+        super().__init__()
+        self.clip = clip
+        self.eps = eps
+        self.register_buffer("mean", torch.zeros(dim, dtype=torch.float64))
+        self.register_buffer("var", torch.ones(dim, dtype=torch.float64))
+        self.register_buffer("count", torch.tensor(1e-4, dtype=torch.float64))
+
+    @torch.no_grad()
+    def update(self, x: Tensor) -> None:
+        x = x.to(torch.float64).reshape(-1, self.mean.numel())
+        b_mean, b_var, b_count = x.mean(0), x.var(0, unbiased=False), x.shape[0]
+        delta = b_mean - self.mean
+        total = self.count + b_count
+        self.mean += delta * b_count / total
+        m2 = self.var * self.count + b_var * b_count + delta.pow(2) * self.count * b_count / total
+        self.var.copy_(m2 / total)
+        self.count.fill_(total.item())
+
+    def forward(self, x: Tensor) -> Tensor:
+        mean = self.mean.to(x.dtype)
+        std = torch.sqrt(self.var.to(x.dtype) + self.eps)
+        return torch.clamp((x - mean) / std, -self.clip, self.clip)
+
+
+class RewardScaler:
+    """r / sqrt(Var[G] + eps), clipped, where G_t = gamma * G_{t-1} + r_t per env (reset on done)."""
+
+    def __init__(self, num_envs: int, gamma: float, clip: float = 10.0, eps: float = 1e-8) -> None:
+        self.gamma, self.clip, self.eps = gamma, clip, eps
+        self.returns = np.zeros(num_envs, dtype=np.float64)
+        self.mean, self.var, self.count = 0.0, 1.0, 1e-4
+
+    def __call__(self, reward: np.ndarray, done: np.ndarray) -> np.ndarray:
+        self.returns = self.returns * self.gamma + reward
+        self._update(self.returns)
+        self.returns[done] = 0.0
+        return np.clip(reward / np.sqrt(self.var + self.eps), -self.clip, self.clip)
+
+    def _update(self, x: np.ndarray) -> None:
+        b_mean, b_var, b_count = float(x.mean()), float(x.var()), x.size
+        delta = b_mean - self.mean
+        total = self.count + b_count
+        self.mean += delta * b_count / total
+        m2 = self.var * self.count + b_var * b_count + delta**2 * self.count * b_count / total
+        self.var, self.count = m2 / total, total
+
+    def state_dict(self) -> dict:
+        return {"returns": self.returns.tolist(), "mean": self.mean, "var": self.var,
+                "count": self.count}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.returns = np.asarray(state["returns"], dtype=np.float64)
+        self.mean, self.var, self.count = state["mean"], state["var"], state["count"]

@@ -1,0 +1,28 @@
+"""Policies behind one interface (``Policy``) and the critic."""
+
+from __future__ import annotations
+
+from nfpo.config import PolicyConfig
+from nfpo.nets import ACTIVATIONS
+from nfpo.policies.base import Policy
+from nfpo.policies.critic import Critic
+from nfpo.policies.flow import FlowPolicy
+from nfpo.policies.gaussian import GaussianPolicy
+
+
+def make_policy(cfg: PolicyConfig, obs_dim: int, act_dim: int) -> Policy:
+    """Build the actor named by ``cfg.kind``."""
+    act = ACTIVATIONS[cfg.activation]
+    if cfg.kind == "gaussian":
+        return GaussianPolicy(obs_dim, act_dim, cfg.actor_hidden, act, cfg.init_log_std,
+                              cfg.action_bound)
+    bound = None if cfg.kind == "flow-naive" else cfg.log_scale_bound
+    return FlowPolicy(obs_dim, act_dim, cfg.flow_layers, cfg.flow_hidden, cfg.flow_encoder, act,
+                      bound, cfg.action_bound)
+
+
+def make_critic(cfg: PolicyConfig, obs_dim: int) -> Critic:
+    return Critic(obs_dim, cfg.critic_hidden, ACTIVATIONS[cfg.activation])
+
+
+__all__ = ["Critic", "FlowPolicy", "GaussianPolicy", "Policy", "make_critic", "make_policy"]

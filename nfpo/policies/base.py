@@ -1,0 +1,86 @@
+"""The policy interface the trainer, evaluator and exporters use.
+
+A policy is a distribution over a pre-squash action ``u in R^D`` given a (normalized)
+observation. The env-facing action lives in the box [-1, 1]^D and is obtained by the policy's
+action bound:
+
+- ``clip``: a = clip(u, -1, 1). log pi is the density of ``u`` (the PPO convention: the env
+  clips, the algorithm scores the unclipped sample).
+- ``tanh``: a = tanh(u). log pi(a) = log p(u) - log|det da/du| (exact, softplus form).
+
+Rollouts store ``u``, never ``a``, so a log-prob is never recomputed through atanh of a
+saturated action. Shapes: ``obs: [B, O]``, ``u: [B, D]``, log-probs and entropies ``[B]``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+from nfpo.flows.tanh import tanh_log_abs_det
+
+ActionBound = Literal["clip", "tanh"]
+
+
+class Policy(nn.Module):
+    """Subclasses implement ``rsample_raw``, ``log_prob_raw``, ``mode_raw`` and may override
+    ``entropy_raw`` (default: one-sample Monte-Carlo estimate -log p(u), u reparameterized)."""
+
+    obs_dim: int
+    act_dim: int
+
+    def __init__(self, obs_dim: int, act_dim: int, action_bound: ActionBound) -> None:
+        super().__init__()
+        self.obs_dim, self.act_dim, self.action_bound = obs_dim, act_dim, action_bound
+
+    # --- implemented by subclasses: distribution of u -------------------------------------
+    def rsample_raw(self, obs: Tensor) -> tuple[Tensor, Tensor]:
+        """Reparameterized sample u ~ p(.|obs) and log p(u|obs), in ONE pass."""
+        raise NotImplementedError
+
+    def log_prob_raw(self, obs: Tensor, u: Tensor) -> Tensor:
+        """log p(u|obs) of given pre-squash actions, in ONE pass."""
+        raise NotImplementedError
+
+    def mode_raw(self, obs: Tensor) -> Tensor:
+        """The deterministic pre-squash action (Gaussian mean; flow image of z = 0)."""
+        raise NotImplementedError
+
+    def entropy_raw(self, obs: Tensor) -> Tensor:
+        """H[p(u|obs)]; default is the Monte-Carlo estimate -log p(u), u ~ p (reparameterized)."""
+        _, logp = self.rsample_raw(obs)
+        return -logp
+
+    def diagnostics(self, obs: Tensor) -> dict[str, float]:
+        """Scalars for logging (Gaussian log-std, flow log|det J| statistics...)."""
+        return {}
+
+    # --- the interface, with the action bound applied --------------------------------------
+    def to_action(self, u: Tensor) -> Tensor:
+        """Env-facing action in [-1, 1]^D."""
+        return torch.tanh(u) if self.action_bound == "tanh" else u.clamp(-1.0, 1.0)
+
+    def sample(self, obs: Tensor) -> tuple[Tensor, Tensor]:
+        """(u, log pi): sample a pre-squash action and its log-probability in one pass."""
+        u, logp = self.rsample_raw(obs)
+        return u, self._bound_log_prob(u, logp)
+
+    def log_prob(self, obs: Tensor, u: Tensor) -> Tensor:
+        """log pi of stored pre-squash actions ``u``."""
+        return self._bound_log_prob(u, self.log_prob_raw(obs, u))
+
+    def entropy(self, obs: Tensor) -> Tensor:
+        """Entropy of the policy: closed form or Monte-Carlo (see subclasses); ``[B]``."""
+        if self.action_bound == "tanh":
+            u, logp = self.rsample_raw(obs)
+            return -(logp - tanh_log_abs_det(u))
+        return self.entropy_raw(obs)
+
+    def deterministic(self, obs: Tensor) -> Tensor:
+        """Deterministic env-facing action in [-1, 1]^D."""
+        return self.to_action(self.mode_raw(obs))
+
+    def _bound_log_prob(self, u: Tensor, logp: Tensor) -> Tensor:
+        return logp - tanh_log_abs_det(u) if self.action_bound == "tanh" else logp

@@ -1,0 +1,93 @@
+"""Markdown report of one or more run dirs: summary table, config, curves."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+from nfpo import __version__
+from nfpo.checkpoint import atomic_write_text
+from nfpo.errors import CheckpointError
+from nfpo.logger import read_metrics
+from nfpo.report.curves import last_finite, plot_curves
+
+
+def run_summary(run_dir: Path) -> dict[str, Any]:
+    """Key facts of a run: config, final returns, eval, throughput."""
+    run_dir = Path(run_dir)
+    cfg_path = run_dir / "config.json"
+    if not cfg_path.exists():
+        raise CheckpointError(f"{run_dir} is not an nfpo run dir (no config.json)")
+    meta = json.loads(cfg_path.read_text())
+    cols = read_metrics(run_dir)
+    summary = json.loads((run_dir / "summary.json").read_text()) \
+        if (run_dir / "summary.json").exists() else {}
+    evaluation = json.loads((run_dir / "eval.json").read_text()) \
+        if (run_dir / "eval.json").exists() else None
+    steps = cols.get("global_step", [])
+    wall = summary.get("wall_time", last_finite(cols.get("time/wall", [math.nan])))
+    return {
+        "run_dir": str(run_dir), "config": meta["config"], "env_spec": meta.get("env_spec", {}),
+        "metrics": cols,
+        "steps": int(steps[-1]) if steps else 0,
+        "final_return": last_finite(cols.get("episode/return_recent", [math.nan])),
+        "wall_time": wall,
+        "steps_per_second": (steps[-1] / wall) if steps and wall and wall > 0 else math.nan,
+        "eval": evaluation,
+    }
+
+
+def _fmt(x: Any, nd: int = 1) -> str:
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "-"
+    return f"{x:.{nd}f}" if isinstance(x, float) else str(x)
+
+
+def make_report(run_dirs: list[Path], out_dir: Path) -> Path:
+    """Write ``out_dir/report.md`` and ``out_dir/curves.png``; returns the Markdown path."""
+    if not run_dirs:
+        raise CheckpointError("report needs at least one run dir")
+    runs = [run_summary(Path(d)) for d in run_dirs]
+    labels = []
+    for r in runs:
+        c = r["config"]
+        label = f"{c['env']['id']} {c['policy']['kind']} s{c['run']['seed']}"
+        labels.append(label if label not in labels else f"{label} ({Path(r['run_dir']).name})")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    plot_curves({lab: r["metrics"] for lab, r in zip(labels, runs)}, out_dir / "curves.png")
+
+    lines = [
+        "# nfpo training report", "",
+        f"Generated {time.strftime('%Y-%m-%d %H:%M:%S')} by nfpo {__version__}.", "",
+        "| run | env | policy | steps | return (last 20 ep.) | eval return | steps/s | wall |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for lab, r in zip(labels, runs):
+        c, ev = r["config"], r["eval"]
+        ev_s = f"{ev['mean_return']:.1f} ± {ev['std_return']:.1f} ({ev['mode'][:3]}., " \
+               f"{ev['episodes']} ep.)" if ev else "-"
+        lines.append(
+            f"| {lab} | {c['env']['id']} | {c['policy']['kind']} | {r['steps']} | "
+            f"{_fmt(r['final_return'])} | {ev_s} | {_fmt(r['steps_per_second'], 0)} | "
+            f"{_fmt(r['wall_time'] / 60 if r['wall_time'] else None)} min |")
+    lines += ["", "![learning curves](curves.png)", "", "## Diagnostics at the last update", "",
+              "| run | entropy | approx KL | clip frac. | ratio error at start | "
+              "min log-ratio | explained var. |", "|---|---|---|---|---|---|---|"]
+    for lab, r in zip(labels, runs):
+        m = r["metrics"]
+        vals = [last_finite(m.get(k, [math.nan])) for k in (
+            "policy/entropy", "policy/approx_kl", "policy/clip_fraction",
+            "policy/ratio_error_at_start", "policy/log_ratio_min", "value/explained_variance")]
+        lines.append(f"| {lab} | {_fmt(vals[0], 2)} | {_fmt(vals[1], 4)} | {_fmt(vals[2], 3)} | "
+                     f"{vals[3]:.1e} | {_fmt(vals[4], 2)} | {_fmt(vals[5], 2)} |")
+    lines += ["", "## Configurations", ""]
+    for lab, r in zip(labels, runs):
+        lines += [f"<details><summary>{lab}: <code>{r['run_dir']}</code></summary>", "",
+                  "```json", json.dumps(r["config"], indent=1), "```", "</details>", ""]
+    md = out_dir / "report.md"
+    atomic_write_text(md, "\n".join(lines) + "\n")
+    return md

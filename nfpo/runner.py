@@ -1,0 +1,282 @@
+"""The training loop: rollout -> GAE -> PPO update -> log -> checkpoint. The only module that
+knows every piece; it talks to policies through ``Agent`` and to the algorithm through ``PPO``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import signal
+import sys
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from nfpo import __version__
+from nfpo.agent import Agent
+from nfpo.algo import PPO
+from nfpo.checkpoint import (
+    atomic_write_text,
+    flatten_optimizer,
+    load_checkpoint,
+    save_checkpoint,
+    unflatten_optimizer,
+)
+from nfpo.config import TrainConfig
+from nfpo.envs import env_spec, make_vec_env
+from nfpo.errors import CheckpointError, DivergenceError
+from nfpo.logger import MetricsLogger
+from nfpo.normalization import RewardScaler
+from nfpo.progress import Progress
+from nfpo.storage import RolloutStorage
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def default_run_dir(cfg: TrainConfig) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / f"{cfg.env.id}__{cfg.policy.kind}__s{cfg.run.seed}__{stamp}"
+
+
+class Trainer:
+    """Builds everything from a ``TrainConfig`` and runs ``train()``.
+
+    ``resume_state`` (from ``Trainer.resume``) restores weights, optimizer, normalizers, counters
+    and RNG states; environments restart from a fresh reset."""
+
+    def __init__(self, cfg: TrainConfig, run_dir: Path | None = None) -> None:
+        self.cfg = cfg.validate()
+        seed_everything(cfg.run.seed)
+        torch.set_num_threads(cfg.run.torch_threads)
+        self.run_dir = Path(run_dir or cfg.run.run_dir or default_run_dir(cfg))
+        env_kwargs = cfg.env.kwargs()
+        self.envs = make_vec_env(cfg.env.id, cfg.env.num_envs, env_kwargs)
+        self.spec = env_spec(self.envs, cfg.env.id)
+        self.agent = Agent(cfg, self.spec.obs_dim, self.spec.act_dim)
+        self.generator = torch.Generator().manual_seed(cfg.run.seed)
+        self.ppo = PPO(self.agent.policy, self.agent.critic, cfg.ppo, cfg.num_updates,
+                       self.generator)
+        self.storage = RolloutStorage(cfg.ppo.num_steps, cfg.env.num_envs, self.spec.obs_dim,
+                                      self.spec.act_dim)
+        self.reward_scaler = RewardScaler(cfg.env.num_envs, cfg.ppo.gamma, cfg.env.clip_reward)
+        self.global_step = 0
+        self.update_idx = 0
+        self.wall_time = 0.0
+        self.episodes = 0
+        self.recent_returns: deque[float] = deque(maxlen=20)
+        self._stop_signal: int | None = None
+
+    # --- persistence ----------------------------------------------------------------------
+    def _write_config(self) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        meta = {
+            "nfpo_version": __version__,
+            "config": self.cfg.to_dict(),
+            "env_spec": {"id": self.spec.id, "obs_dim": self.spec.obs_dim,
+                         "act_dim": self.spec.act_dim,
+                         "action_low": self.spec.action_low.tolist(),
+                         "action_high": self.spec.action_high.tolist()},
+        }
+        atomic_write_text(self.run_dir / "config.json", json.dumps(meta, indent=2))
+
+    def save(self) -> Path:
+        opt_tensors, opt_meta = flatten_optimizer(self.ppo.optimizer.state_dict())
+        tensors = {**self.agent.tensors(), **opt_tensors,
+                   "rng.torch": torch.get_rng_state(),
+                   "rng.generator": self.generator.get_state()}
+        state = {
+            "global_step": self.global_step, "update": self.update_idx,
+            "wall_time": self.wall_time, "episodes": self.episodes,
+            "recent_returns": list(self.recent_returns),
+            "ppo": {"lr": self.ppo.lr, "updates_done": self.ppo.updates_done, **opt_meta},
+            "reward_scaler": self.reward_scaler.state_dict(),
+            "rng_numpy": _np_rng_state(), "rng_python": _py_rng_state(),
+        }
+        return save_checkpoint(self.run_dir, self.global_step, tensors, state,
+                               self.cfg.run.keep_checkpoints)
+
+    @classmethod
+    def resume(cls, run_dir: Path, total_steps: int | None = None) -> Trainer:
+        """Continue a run from its newest checkpoint (optionally with a larger budget; the
+        linear LR schedule is then stretched over the new total)."""
+        run_dir = Path(run_dir)
+        try:
+            meta = json.loads((run_dir / "config.json").read_text())
+            cfg = TrainConfig.from_dict(meta["config"])
+        except (OSError, json.JSONDecodeError, KeyError) as e:
+            raise CheckpointError(f"cannot resume {run_dir}: unreadable config.json ({e})") from e
+        if total_steps is not None:
+            cfg.run.total_steps = total_steps
+        tensors, state = load_checkpoint(run_dir)
+        self = cls(cfg, run_dir)
+        self.agent.load_tensors(tensors)
+        ppo_state = state["ppo"]
+        self.ppo.optimizer.load_state_dict(unflatten_optimizer(tensors, ppo_state))
+        self.ppo.load_state_dict({"optimizer": self.ppo.optimizer.state_dict(),
+                                  "lr": ppo_state["lr"],
+                                  "updates_done": ppo_state["updates_done"]})
+        self.reward_scaler.load_state_dict(state["reward_scaler"])
+        self.global_step, self.update_idx = state["global_step"], state["update"]
+        self.wall_time, self.episodes = state["wall_time"], state["episodes"]
+        self.recent_returns.extend(state["recent_returns"])
+        torch.set_rng_state(tensors["rng.torch"])
+        self.generator.set_state(tensors["rng.generator"])
+        np.random.set_state(_np_rng_from(state["rng_numpy"]))
+        random.setstate(_py_rng_from(state["rng_python"]))
+        return self
+
+    # --- the loop -------------------------------------------------------------------------
+    def _on_signal(self, signum: int, _frame: Any) -> None:
+        if self._stop_signal is not None:  # second signal: stop now
+            raise KeyboardInterrupt
+        self._stop_signal = signum
+
+    def train(self) -> Path:
+        """Run to ``total_steps``; returns the run dir. On SIGINT/SIGTERM: checkpoint, exit 130."""
+        cfg = self.cfg
+        self._write_config()
+        logger = MetricsLogger(self.run_dir, cfg.run.tensorboard)
+        old_handlers = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT,
+                                                                       signal.SIGTERM)}
+        num_updates = cfg.num_updates
+        obs, _ = self.envs.reset(seed=cfg.run.seed + 1000 * self.update_idx)
+        ep_ret = np.zeros(cfg.env.num_envs)
+        ep_len = np.zeros(cfg.env.num_envs, dtype=np.int64)
+        progress = Progress(cfg.run.progress, cfg.num_updates * cfg.batch_size, self.global_step)
+        try:
+            while self.update_idx < num_updates:
+                t0 = time.perf_counter()
+                obs, done_eps = self._rollout(obs, ep_ret, ep_len)
+                t_roll = time.perf_counter() - t0
+                metrics = self.ppo.update(self.storage)
+                self.storage.clear()
+                self._check_finite_params()
+                dt = time.perf_counter() - t0
+                self.wall_time += dt
+                self.update_idx += 1
+                self.global_step += cfg.batch_size
+                metrics.update(self._episode_metrics(done_eps))
+                metrics.update(self.agent.policy.diagnostics(self.storage.obs.flatten(0, 1)[::4]))
+                metrics.update({"time/steps_per_second": cfg.batch_size / dt,
+                                "time/rollout_fraction": t_roll / dt,
+                                "time/wall": self.wall_time})
+                logger.log(self.global_step, metrics)
+                progress.update(self.global_step, cfg.batch_size / dt,
+                                float(np.mean(self.recent_returns)) if self.recent_returns
+                                else math.nan)
+                if self.update_idx % cfg.run.checkpoint_every == 0 or self.update_idx == num_updates:
+                    self.save()
+                if self._stop_signal is not None:
+                    path = self.save()
+                    progress.close()
+                    print(f"\nstopped by signal {self._stop_signal}: checkpoint {path}\n"
+                          f"resume with: nfpo train --resume {self.run_dir}", file=sys.stderr)
+                    raise SystemExit(130)
+        finally:
+            progress.close()
+            logger.close()
+            self.envs.close()
+            for s, h in old_handlers.items():
+                signal.signal(s, h)
+        summary = {"global_step": self.global_step, "wall_time": self.wall_time,
+                   "steps_per_second": self.global_step / max(self.wall_time, 1e-9),
+                   "episodes": self.episodes,
+                   "final_return_recent": float(np.mean(self.recent_returns))
+                   if self.recent_returns else None}
+        atomic_write_text(self.run_dir / "summary.json", json.dumps(summary, indent=2))
+        return self.run_dir
+
+    def _rollout(self, obs: np.ndarray, ep_ret: np.ndarray, ep_len: np.ndarray
+                 ) -> tuple[np.ndarray, list[tuple[float, int]]]:
+        """Fill the storage with ``num_steps`` steps of every env; returns the next observation
+        and the (return, length) of episodes that ended."""
+        cfg, agent, spec = self.cfg, self.agent, self.spec
+        done_eps: list[tuple[float, int]] = []
+        for _ in range(cfg.ppo.num_steps):
+            obs_t = torch.as_tensor(obs, dtype=torch.float32)
+            if cfg.env.normalize_obs:
+                agent.obs_norm.update(obs_t)
+            with torch.inference_mode():
+                x = agent.norm(obs_t)
+                u, logp = agent.policy.sample(x)
+                value = agent.critic(x)
+            action = spec.scale_action(agent.policy.to_action(u).numpy())
+            obs, reward, term, trunc, info = self.envs.step(action)
+            self._check_finite_step(obs, reward)
+            done = term | trunc
+            ep_ret += reward
+            ep_len += 1
+            for i in np.flatnonzero(done):
+                done_eps.append((float(ep_ret[i]), int(ep_len[i])))
+                ep_ret[i], ep_len[i] = 0.0, 0
+            r = self.reward_scaler(reward, done) if cfg.env.scale_reward else reward.copy()
+            timeouts = np.flatnonzero(trunc & ~term)
+            if len(timeouts):  # bootstrap V(s_final) on truncation, not on termination
+                final = np.stack([info["final_obs"][i] for i in timeouts]).astype(np.float32)
+                with torch.no_grad():
+                    v_final = agent.critic(agent.norm(torch.as_tensor(final))).numpy()
+                r[timeouts] += cfg.ppo.gamma * v_final
+            self.storage.add(x, u, logp, value, torch.as_tensor(r, dtype=torch.float32),
+                             torch.as_tensor(done, dtype=torch.float32))
+        with torch.no_grad():
+            last_value = agent.critic(agent.norm(torch.as_tensor(obs, dtype=torch.float32)))
+        self.storage.compute_returns(last_value, cfg.ppo.gamma, cfg.ppo.gae_lambda)
+        return obs, done_eps
+
+    def _episode_metrics(self, done_eps: list[tuple[float, int]]) -> dict[str, float]:
+        self.episodes += len(done_eps)
+        for ret, _ in done_eps:
+            self.recent_returns.append(ret)
+        rets = [r for r, _ in done_eps]
+        lens = [n for _, n in done_eps]
+        return {
+            "episode/return": float(np.mean(rets)) if rets else math.nan,
+            "episode/length": float(np.mean(lens)) if lens else math.nan,
+            "episode/return_recent": float(np.mean(self.recent_returns))
+            if self.recent_returns else math.nan,
+            "episode/count": float(self.episodes),
+        }
+
+    def _check_finite_step(self, obs: np.ndarray, reward: np.ndarray) -> None:
+        for name, arr in (("observation", obs), ("reward", reward)):
+            bad = ~np.isfinite(arr.reshape(arr.shape[0], -1)).all(axis=1)
+            if bad.any():
+                raise DivergenceError(
+                    f"non-finite {name} from env {int(np.flatnonzero(bad)[0])} at step "
+                    f"{self.global_step + self.storage.step * self.cfg.env.num_envs} "
+                    f"(update {self.update_idx}); last good checkpoint kept in "
+                    f"{self.run_dir / 'checkpoints'}")
+
+    def _check_finite_params(self) -> None:
+        for name, p in self.agent.named_parameters():
+            if not torch.isfinite(p).all():
+                raise DivergenceError(f"non-finite parameter {name} after update "
+                                      f"{self.update_idx}; last good checkpoint kept in "
+                                      f"{self.run_dir / 'checkpoints'}")
+
+
+def _np_rng_state() -> list:
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    return [name, keys.tolist(), int(pos), int(has_gauss), float(cached)]
+
+
+def _np_rng_from(s: list) -> tuple:
+    return (s[0], np.asarray(s[1], dtype=np.uint32), s[2], s[3], s[4])
+
+
+def _py_rng_state() -> list:
+    version, internal, gauss = random.getstate()
+    return [version, list(internal), gauss]
+
+
+def _py_rng_from(s: list) -> tuple:
+    return (s[0], tuple(s[1]), s[2])

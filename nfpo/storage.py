@@ -1,0 +1,97 @@
+"""Preallocated rollout storage, GAE(lambda) and the minibatch iterator.
+
+Time-major tensors ``[T, N, ...]`` (T steps, N envs). ``dones[t]`` marks that the episode of
+env n ended with the transition at step t (terminated OR truncated). Truncation is handled by
+the runner before storing: it adds gamma * V(s_final) to the reward of a truncated step, so
+GAE can treat every done as a cut (rsl_rl's time-out bootstrap).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+
+def compute_gae(
+    rewards: Tensor, values: Tensor, dones: Tensor, last_value: Tensor, gamma: float, lam: float
+) -> tuple[Tensor, Tensor]:
+    """Generalized advantage estimation (Schulman et al. 2016).
+
+    delta_t = r_t + gamma * V(s_{t+1}) * (1 - done_t) - V(s_t)
+    A_t     = delta_t + gamma * lambda * (1 - done_t) * A_{t+1}
+    Shapes: rewards/values/dones ``[T, N]``, last_value ``[N]`` = V(s_T). Returns (A, A + V).
+    """
+    T = rewards.shape[0]
+    adv = torch.zeros_like(rewards)
+    last = torch.zeros_like(last_value)
+    for t in reversed(range(T)):
+        next_value = last_value if t == T - 1 else values[t + 1]
+        nonterminal = 1.0 - dones[t]
+        delta = rewards[t] + gamma * next_value * nonterminal - values[t]
+        last = delta + gamma * lam * nonterminal * last
+        adv[t] = last
+    return adv, adv + values
+
+
+@dataclass
+class Batch:
+    obs: Tensor  # [B, O]
+    actions: Tensor  # [B, D] pre-squash actions u
+    log_probs: Tensor  # [B]
+    values: Tensor  # [B]
+    advantages: Tensor  # [B]
+    returns: Tensor  # [B]
+
+
+class RolloutStorage:
+    def __init__(self, num_steps: int, num_envs: int, obs_dim: int, act_dim: int) -> None:
+        T, N = num_steps, num_envs
+        self.num_steps, self.num_envs = T, N
+        self.obs = torch.zeros(T, N, obs_dim)
+        self.actions = torch.zeros(T, N, act_dim)
+        self.log_probs = torch.zeros(T, N)
+        self.values = torch.zeros(T, N)
+        self.rewards = torch.zeros(T, N)
+        self.dones = torch.zeros(T, N)
+        self.advantages = torch.zeros(T, N)
+        self.returns = torch.zeros(T, N)
+        self.step = 0
+
+    def add(self, obs: Tensor, actions: Tensor, log_probs: Tensor, values: Tensor,
+            rewards: Tensor, dones: Tensor) -> None:
+        if self.step >= self.num_steps:
+            raise RuntimeError("rollout storage is full; call clear() after the update")
+        t = self.step
+        self.obs[t], self.actions[t], self.log_probs[t] = obs, actions, log_probs
+        self.values[t], self.rewards[t], self.dones[t] = values, rewards, dones
+        self.step += 1
+
+    def clear(self) -> None:
+        self.step = 0
+
+    def compute_returns(self, last_value: Tensor, gamma: float, lam: float) -> None:
+        self.advantages, self.returns = compute_gae(
+            self.rewards, self.values, self.dones, last_value, gamma, lam
+        )
+
+    def flat(self) -> Batch:
+        """The whole rollout as one batch ``[T * N, ...]``."""
+        return Batch(
+            self.obs.flatten(0, 1), self.actions.flatten(0, 1), self.log_probs.flatten(),
+            self.values.flatten(), self.advantages.flatten(), self.returns.flatten(),
+        )
+
+    def minibatches(self, num_minibatches: int, generator: torch.Generator | None = None
+                    ) -> Iterator[Batch]:
+        """Random disjoint minibatches covering the rollout once (one epoch)."""
+        data = self.flat()
+        n = data.obs.shape[0]
+        perm = torch.randperm(n, generator=generator)
+        size = n // num_minibatches
+        for i in range(num_minibatches):
+            idx = perm[i * size:(i + 1) * size]
+            yield Batch(data.obs[idx], data.actions[idx], data.log_probs[idx], data.values[idx],
+                        data.advantages[idx], data.returns[idx])
