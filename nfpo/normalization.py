@@ -44,7 +44,7 @@ class RunningNorm(nn.Module):
 
 
 class RewardScaler:
-    """r / sqrt(Var[G] + eps), clipped, where G_t = gamma * G_{t-1} + r_t per env (reset on done)."""
+    """r / sqrt(Var[G] + eps), clipped; G_t = gamma * G_{t-1} + r_t per env, reset on done."""
 
     def __init__(self, num_envs: int, gamma: float, clip: float = 10.0, eps: float = 1e-8) -> None:
         self.gamma, self.clip, self.eps = gamma, clip, eps

@@ -173,7 +173,8 @@ class Trainer:
                 progress.update(self.global_step, cfg.batch_size / dt,
                                 float(np.mean(self.recent_returns)) if self.recent_returns
                                 else math.nan)
-                if self.update_idx % cfg.run.checkpoint_every == 0 or self.update_idx == num_updates:
+                last = self.update_idx == num_updates
+                if self.update_idx % cfg.run.checkpoint_every == 0 or last:
                     self.save()
                 if self._stop_signal is not None:
                     path = self.save()

@@ -1,5 +1,8 @@
-"""Environment creation. Knows nothing about policies."""
+"""Environment creation. Knows nothing about policies. Importing it registers ``nfpo/`` tasks."""
 
 from nfpo.envs.make import EnvSpec, env_spec, make_env, make_vec_env
+from nfpo.envs.toy import register_toy_envs
+
+register_toy_envs()
 
 __all__ = ["EnvSpec", "env_spec", "make_env", "make_vec_env"]

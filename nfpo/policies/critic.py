@@ -8,9 +8,8 @@ from nfpo.nets import mlp, orthogonal_init
 
 
 class Critic(nn.Module):
-    def __init__(
-        self, obs_dim: int, hidden: tuple[int, ...] = (64, 64), activation: type[nn.Module] = nn.Tanh
-    ) -> None:
+    def __init__(self, obs_dim: int, hidden: tuple[int, ...] = (64, 64),
+                 activation: type[nn.Module] = nn.Tanh) -> None:
         super().__init__()
         self.net = orthogonal_init(mlp([obs_dim, *hidden, 1], activation), 1.0)
 

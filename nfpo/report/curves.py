@@ -28,7 +28,7 @@ def _finite(x: list[float], y: list[float]) -> tuple[np.ndarray, np.ndarray]:
 def plot_curves(runs: dict[str, dict[str, list[float]]], out: Path) -> Path:
     """``runs``: label -> metrics columns (from ``read_metrics``). Writes a 2x2 PNG."""
     fig, axes = plt.subplots(2, 2, figsize=(11, 7))
-    for ax, (key, title) in zip(axes.flat, PANELS):
+    for ax, (key, title) in zip(axes.flat, PANELS, strict=True):
         for label, cols in runs.items():
             if key in cols and "global_step" in cols:
                 x, y = _finite(cols["global_step"], cols[key])

@@ -58,7 +58,8 @@ def make_report(run_dirs: list[Path], out_dir: Path) -> Path:
         labels.append(label if label not in labels else f"{label} ({Path(r['run_dir']).name})")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    plot_curves({lab: r["metrics"] for lab, r in zip(labels, runs)}, out_dir / "curves.png")
+    curves = {lab: r["metrics"] for lab, r in zip(labels, runs, strict=True)}
+    plot_curves(curves, out_dir / "curves.png")
 
     lines = [
         "# nfpo training report", "",
@@ -66,7 +67,7 @@ def make_report(run_dirs: list[Path], out_dir: Path) -> Path:
         "| run | env | policy | steps | return (last 20 ep.) | eval return | steps/s | wall |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    for lab, r in zip(labels, runs):
+    for lab, r in zip(labels, runs, strict=True):
         c, ev = r["config"], r["eval"]
         ev_s = f"{ev['mean_return']:.1f} ± {ev['std_return']:.1f} ({ev['mode'][:3]}., " \
                f"{ev['episodes']} ep.)" if ev else "-"
@@ -77,7 +78,7 @@ def make_report(run_dirs: list[Path], out_dir: Path) -> Path:
     lines += ["", "![learning curves](curves.png)", "", "## Diagnostics at the last update", "",
               "| run | entropy | approx KL | clip frac. | ratio error at start | "
               "min log-ratio | explained var. |", "|---|---|---|---|---|---|---|"]
-    for lab, r in zip(labels, runs):
+    for lab, r in zip(labels, runs, strict=True):
         m = r["metrics"]
         vals = [last_finite(m.get(k, [math.nan])) for k in (
             "policy/entropy", "policy/approx_kl", "policy/clip_fraction",
@@ -85,7 +86,7 @@ def make_report(run_dirs: list[Path], out_dir: Path) -> Path:
         lines.append(f"| {lab} | {_fmt(vals[0], 2)} | {_fmt(vals[1], 4)} | {_fmt(vals[2], 3)} | "
                      f"{vals[3]:.1e} | {_fmt(vals[4], 2)} | {_fmt(vals[5], 2)} |")
     lines += ["", "## Configurations", ""]
-    for lab, r in zip(labels, runs):
+    for lab, r in zip(labels, runs, strict=True):
         lines += [f"<details><summary>{lab}: <code>{r['run_dir']}</code></summary>", "",
                   "```json", json.dumps(r["config"], indent=1), "```", "</details>", ""]
     md = out_dir / "report.md"

@@ -1,0 +1,39 @@
+"""Config validation messages and serialization."""
+
+import pytest
+
+from nfpo.config import TrainConfig
+from nfpo.errors import ConfigError
+
+
+@pytest.mark.parametrize("section,field,value,needle", [
+    ("env", "num_envs", 0, "num_envs=0"),
+    ("env", "env_kwargs", "[1]", "JSON object"),
+    ("policy", "kind", "banana", "gaussian, flow, flow-naive"),
+    ("policy", "action_bound", "sigmoid", "clip, tanh"),
+    ("policy", "flow_layers", 0, "flow_layers=0"),
+    ("policy", "log_scale_bound", -1.0, "log_scale_bound=-1.0"),
+    ("ppo", "num_minibatches", 10_000, "num_minibatches=10000"),
+    ("ppo", "gamma", 1.5, "gamma=1.5"),
+    ("ppo", "lr_schedule", "cosine", "linear, constant, adaptive"),
+    ("run", "total_steps", 0, "total_steps=0"),
+])
+def test_validation_names_value_and_choices(section, field, value, needle):
+    cfg = TrainConfig()
+    setattr(getattr(cfg, section), field, value)
+    with pytest.raises(ConfigError, match=needle.replace("[", r"\[")):
+        cfg.validate()
+
+
+def test_round_trip():
+    cfg = TrainConfig()
+    cfg.policy.flow_hidden = (32, 16)
+    cfg.ppo.target_kl = 0.02
+    assert TrainConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_unknown_keys_rejected():
+    d = TrainConfig().to_dict()
+    d["ppo"]["lr"] = 1.0
+    with pytest.raises(ConfigError, match="lr"):
+        TrainConfig.from_dict(d)

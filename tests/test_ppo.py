@@ -1,0 +1,107 @@
+"""PPO update, truncation bootstrap, schedules."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+from nfpo.algo import adaptive_lr, k3_kl, linear_lr
+from nfpo.config import TrainConfig
+from nfpo.runner import Trainer
+
+
+def small_cfg(tmp_path, env="Hopper-v5", kind="flow", **ppo):
+    cfg = TrainConfig()
+    cfg.env.id, cfg.env.num_envs = env, 2
+    cfg.policy.kind = kind
+    cfg.ppo.num_steps, cfg.ppo.num_minibatches, cfg.ppo.num_epochs = 64, 4, 2
+    for k, v in ppo.items():
+        setattr(cfg.ppo, k, v)
+    cfg.run.total_steps, cfg.run.run_dir = 10_000, str(tmp_path / "run")
+    cfg.run.progress, cfg.run.tensorboard = False, False
+    return cfg
+
+
+@pytest.mark.parametrize("kind", ["gaussian", "flow", "flow-naive"])
+@pytest.mark.parametrize("bound", ["clip", "tanh"])
+def test_first_epoch_ratio_is_one(tmp_path, kind, bound):
+    cfg = small_cfg(tmp_path, kind=kind)
+    cfg.policy.action_bound = bound
+    tr = Trainer(cfg)
+    obs, _ = tr.envs.reset(seed=0)
+    for _ in range(3):  # a few updates, so the policy is no longer at its initialisation
+        obs, _ = tr._rollout(obs, np.zeros(2), np.zeros(2, dtype=np.int64))
+        m = tr.ppo.update(tr.storage)
+        tr.storage.clear()
+        assert m["policy/ratio_error_at_start"] < 1e-4, m
+        assert m["policy/approx_kl"] > 0
+    tr.envs.close()
+
+
+class _Const(gym.Env):
+    """obs = [1, t]; reward 1 each step; terminates at step ``term_at`` (if given)."""
+
+    def __init__(self, term_at=None):
+        self.observation_space = gym.spaces.Box(-np.inf, np.inf, (2,), np.float32)
+        self.action_space = gym.spaces.Box(-1, 1, (1,), np.float32)
+        self.term_at, self.t = term_at, 0
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return np.array([1.0, 0.0], np.float32), {}
+
+    def step(self, action):
+        self.t += 1
+        term = self.term_at is not None and self.t >= self.term_at
+        return np.array([1.0, self.t], np.float32), 1.0, term, False, {}
+
+
+gym.register("nfpo-test/Trunc-v0", entry_point=_Const, max_episode_steps=5)
+gym.register("nfpo-test/Term-v0", entry_point=_Const, kwargs={"term_at": 5},
+             max_episode_steps=100)
+
+
+@pytest.mark.parametrize("env,bootstrap", [("nfpo-test/Trunc-v0", True),
+                                           ("nfpo-test/Term-v0", False)])
+def test_truncation_bootstraps_termination_does_not(tmp_path, env, bootstrap):
+    cfg = small_cfg(tmp_path, env=env, kind="gaussian", num_steps=12)
+    cfg.env.normalize_obs, cfg.env.scale_reward = False, False
+    tr = Trainer(cfg)
+    obs, _ = tr.envs.reset(seed=0)
+    tr._rollout(obs, np.zeros(2), np.zeros(2, dtype=np.int64))
+    with torch.no_grad():
+        v_final = tr.agent.critic(torch.tensor([[1.0, 5.0]])).item()
+    st = tr.storage
+    ends = st.dones[:, 0].nonzero().flatten().tolist()
+    assert ends == [4, 9]
+    expected_end = 1.0 + (cfg.ppo.gamma * v_final if bootstrap else 0.0)
+    assert st.rewards[4, 0].item() == pytest.approx(expected_end, abs=1e-5)
+    assert st.rewards[3, 0].item() == 1.0
+    assert v_final != 0.0
+    tr.envs.close()
+
+
+def test_k3_kl_is_nonnegative_and_zero_at_equality():
+    lr = torch.linspace(-3, 3, 101)
+    assert (k3_kl(lr) >= 0).all() and k3_kl(torch.zeros(3)).abs().max() == 0
+
+
+def test_schedules():
+    assert linear_lr(1e-3, 0, 10) == 1e-3 and linear_lr(1e-3, 5, 10) == pytest.approx(5e-4)
+    assert adaptive_lr(1e-3, 0.05, 0.01, 1e-5, 1e-2) == pytest.approx(1e-3 / 1.5)
+    assert adaptive_lr(1e-3, 0.001, 0.01, 1e-5, 1e-2) == pytest.approx(1.5e-3)
+    assert adaptive_lr(1e-3, 0.01, 0.01, 1e-5, 1e-2) == 1e-3
+    assert adaptive_lr(1e-5, 1.0, 0.01, 1e-5, 1e-2) == 1e-5
+
+
+def test_adaptive_schedule_and_target_kl_run(tmp_path):
+    cfg = small_cfg(tmp_path, lr_schedule="adaptive", target_kl=1e-6, learning_rate=1e-3)
+    tr = Trainer(cfg)
+    obs, _ = tr.envs.reset(seed=0)
+    tr._rollout(obs, np.zeros(2), np.zeros(2, dtype=np.int64))
+    m = tr.ppo.update(tr.storage)
+    assert m["train/early_stop"] == 1.0  # stopped after the first epoch
+    assert m["train/minibatch_steps"] == cfg.ppo.num_minibatches
+    assert m["train/learning_rate"] != 1e-3
+    tr.envs.close()
