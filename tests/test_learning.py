@@ -23,3 +23,17 @@ def test_solves_point_reach(tmp_path, kind):
     result = evaluate(tmp_path, episodes=20)
     assert result["mean_return"] > -4.0, result
     assert result["info/success"] >= 0.8, result
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["gaussian", "flow"])
+def test_hopper_learns(tmp_path, kind):
+    """Hopper-v5, 200k steps, default settings: well above the ~20 of a random policy (the
+    1M-step benchmark reaches > 1500 at 200k; this bound is deliberately generous)."""
+    cfg = TrainConfig()
+    cfg.policy.kind = kind
+    cfg.run.total_steps, cfg.run.seed = 200_000, 1
+    cfg.run.run_dir, cfg.run.progress, cfg.run.tensorboard = str(tmp_path), False, False
+    Trainer(cfg).train()
+    result = evaluate(tmp_path, episodes=5)
+    assert result["mean_return"] > 500, result

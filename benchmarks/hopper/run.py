@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -59,7 +60,11 @@ def run_one(policy: str, seed: int, steps: int) -> dict:
 def summarize(sim_rate: float | None) -> None:
     results_path = HERE / "results.json"
     old = json.loads(results_path.read_text()) if results_path.exists() else {}
-    sim_rate = sim_rate or old.get("raw_sim_steps_per_second")
+    rates = old.get("raw_sim_rates") or ([old["raw_sim_steps_per_second"]]
+                                         if old.get("raw_sim_steps_per_second") else [])
+    if sim_rate:
+        rates.append(sim_rate)
+    sim_rate = float(np.median(rates)) if rates else None
     rows = []
     for d in sorted(RUNS.glob("*_s*")):
         if not d.is_dir() or not (d / "summary.json").exists():
@@ -72,8 +77,9 @@ def summarize(sim_rate: float | None) -> None:
                      "eval_return": ev.get("mean_return"), "eval_std": ev.get("std_return"),
                      "steps_per_second": s["steps_per_second"], "wall_min": s["wall_time"] / 60})
     out = {"env": ENV, "total_steps": STEPS, "num_envs": NUM_ENVS,
-           "raw_sim_steps_per_second": sim_rate, "machine": platform.platform(),
-           "cpus": __import__("os").cpu_count(), "date": time.strftime("%Y-%m-%d"), "runs": rows}
+           "raw_sim_steps_per_second": sim_rate, "raw_sim_rates": rates,
+           "machine": platform.platform(), "cpus": os.cpu_count(),
+           "date": time.strftime("%Y-%m-%d"), "runs": rows}
     results_path.write_text(json.dumps(out, indent=2))
     lines = ["| run | policy | seed | steps | train return (last 20 ep.) "
              "| eval return (10 det. ep.) | steps/s | wall (min) |",
