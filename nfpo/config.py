@@ -164,6 +164,9 @@ class RunConfig:
     keep_checkpoints: int = 3
     torch_threads: int = 1
     """torch intra-op threads (1 is fastest for these small nets on 2 cores)."""
+    compile: bool = False
+    """torch.compile the policy log-prob used in the PPO update (fuses the flow's many small
+    ops; costs a one-off compilation of ~30-60 s; see benchmarks/RESULTS.md)."""
     eval_episodes: int = 10
     """deterministic evaluation episodes at the end of training (0: skip)."""
     report: bool = True

@@ -64,7 +64,7 @@ class Trainer:
         self.agent = Agent(cfg, self.spec.obs_dim, self.spec.act_dim)
         self.generator = torch.Generator().manual_seed(cfg.run.seed)
         self.ppo = PPO(self.agent.policy, self.agent.critic, cfg.ppo, cfg.num_updates,
-                       self.generator)
+                       self.generator, compile=cfg.run.compile)
         self.storage = RolloutStorage(cfg.ppo.num_steps, cfg.env.num_envs, self.spec.obs_dim,
                                       self.spec.act_dim)
         self.reward_scaler = RewardScaler(cfg.env.num_envs, cfg.ppo.gamma, cfg.env.clip_reward)

@@ -37,8 +37,10 @@ def _grad_norm(params: list[nn.Parameter]) -> float:
 
 class PPO:
     def __init__(self, policy: Policy, critic: Critic, cfg: PPOConfig, num_updates: int,
-                 generator: torch.Generator | None = None) -> None:
+                 generator: torch.Generator | None = None, compile: bool = False) -> None:
         self.policy, self.critic, self.cfg = policy, critic, cfg
+        # the minibatch log-prob (forward + backward) dominates a flow's update time
+        self.log_prob = torch.compile(policy.log_prob) if compile else policy.log_prob
         self.num_updates = num_updates
         self.generator = generator
         self.params = list(policy.parameters()) + list(critic.parameters())
@@ -71,7 +73,7 @@ class PPO:
         for _epoch in range(cfg.num_epochs):
             epoch_kls = []
             for mb in storage.minibatches(cfg.num_minibatches, self.generator):
-                new_logp = self.policy.log_prob(mb.obs, mb.actions)
+                new_logp = self.log_prob(mb.obs, mb.actions)
                 log_ratio = new_logp - mb.log_probs
                 ratio = log_ratio.exp()
                 with torch.no_grad():
