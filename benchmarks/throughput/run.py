@@ -72,7 +72,8 @@ def main() -> None:
            "raw_sim_steps_per_second": sims, "train_steps_per_second": rates}
     (HERE / "results.json").write_text(json.dumps(out, indent=2))
     lines = [f"Raw simulator rate (Hopper-v5, 4 envs, random actions): {sim:.0f} steps/s", "",
-             "| configuration | steps/s | / raw sim | / gaussian (same mode) |", "|---|---|---|---|"]
+             "| configuration | steps/s | / raw sim | / gaussian (same mode) |",
+             "|---|---|---|---|"]
     for k, v in med.items():
         base = med["gaussian --compile" if "compile" in k else "gaussian"]
         lines.append(f"| {k} | {v:.0f} | {v / sim:.2f} | {v / base:.2f} |")
