@@ -48,6 +48,9 @@ class EnvConfig:
     """divide rewards by the running std of the discounted return."""
     clip_obs: float = 10.0
     clip_reward: float = 10.0
+    randomize: str = ""
+    """robustness perturbations during training, e.g. "mass=0.8:1.2,obs_noise=0.05,delay=1"
+    (keys: obs_noise, action_noise, delay, mass, friction, damping, gain; see nfpo.envs.perturb)."""
 
     def kwargs(self) -> dict[str, Any]:
         try:
@@ -62,6 +65,9 @@ class EnvConfig:
         _check(self.clip_obs > 0, "clip_obs", self.clip_obs, "a number > 0")
         _check(self.clip_reward > 0, "clip_reward", self.clip_reward, "a number > 0")
         self.kwargs()
+        from nfpo.envs.perturb import parse_perturb
+
+        parse_perturb(self.randomize)
 
 
 @dataclass

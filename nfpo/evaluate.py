@@ -10,19 +10,21 @@ import numpy as np
 import torch
 
 from nfpo.agent import load_run
-from nfpo.envs import env_spec, make_env
+from nfpo.envs import env_spec, make_env, parse_perturb
 from nfpo.errors import ConfigError
 
 
 def evaluate(run_dir: Path | str, episodes: int = 10, deterministic: bool = True,
-             seed: int = 10_000, max_steps: int | None = None) -> dict[str, Any]:
+             seed: int = 10_000, max_steps: int | None = None, perturb: str = ""
+             ) -> dict[str, Any]:
     """Run ``episodes`` episodes; returns mean/std return, per-episode returns and lengths, and
     the mean over episodes of every numeric scalar the env reports in the final step's ``info``
-    (keys ``info/<name>``)."""
+    (keys ``info/<name>``). ``perturb``: a robustness spec (``nfpo.envs.perturb``)."""
     if episodes < 1:
         raise ConfigError(f"invalid episodes={episodes}: expected an integer >= 1")
+    perturbation = parse_perturb(perturb)
     cfg, agent, _ = load_run(run_dir)
-    env = make_env(cfg.env.id, cfg.env.kwargs())
+    env = make_env(cfg.env.id, cfg.env.kwargs(), perturbation)
     spec = env_spec(env, cfg.env.id)
     torch.manual_seed(seed)
     returns, lengths = [], []
@@ -49,7 +51,7 @@ def evaluate(run_dir: Path | str, episodes: int = 10, deterministic: bool = True
     out: dict[str, Any] = {
         "env": cfg.env.id, "policy": cfg.policy.kind,
         "mode": "deterministic" if deterministic else "stochastic",
-        "episodes": episodes,
+        "episodes": episodes, "perturb": perturb,
         "mean_return": float(np.mean(returns)), "std_return": float(np.std(returns)),
         "mean_length": float(np.mean(lengths)),
         "returns": returns, "lengths": lengths,

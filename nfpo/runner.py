@@ -28,7 +28,7 @@ from nfpo.checkpoint import (
     unflatten_optimizer,
 )
 from nfpo.config import TrainConfig
-from nfpo.envs import env_spec, make_vec_env
+from nfpo.envs import env_spec, make_vec_env, parse_perturb
 from nfpo.errors import CheckpointError, DivergenceError
 from nfpo.logger import MetricsLogger
 from nfpo.normalization import RewardScaler
@@ -59,7 +59,8 @@ class Trainer:
         torch.set_num_threads(cfg.run.torch_threads)
         self.run_dir = Path(run_dir or cfg.run.run_dir or default_run_dir(cfg))
         env_kwargs = cfg.env.kwargs()
-        self.envs = make_vec_env(cfg.env.id, cfg.env.num_envs, env_kwargs)
+        self.envs = make_vec_env(cfg.env.id, cfg.env.num_envs, env_kwargs,
+                                 parse_perturb(cfg.env.randomize))
         self.spec = env_spec(self.envs, cfg.env.id)
         self.agent = Agent(cfg, self.spec.obs_dim, self.spec.act_dim)
         self.generator = torch.Generator().manual_seed(cfg.run.seed)

@@ -4,5 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export MUJOCO_GL="${MUJOCO_GL:-egl}"
-.venv/bin/ruff check nfpo tests benchmarks
+.venv/bin/ruff check nfpo tests benchmarks examples
 .venv/bin/python -m pytest -q "$@"

@@ -55,7 +55,8 @@ def test_exact_invertibility():
     z2, ld_i = pol.flow.inverse(x, h)
     assert torch.allclose(z2, z, atol=1e-10)
     assert torch.allclose(ld_f, -ld_i, atol=1e-10)
-    assert len(pol.flow.layer_logdets) == 4
+    x2, per_layer = pol.flow.forward_layers(z, h)
+    assert len(per_layer) == 4 and torch.allclose(torch.stack(per_layer).sum(0), ld_f)
 
 
 def test_untrained_flow_is_the_base_gaussian():

@@ -14,6 +14,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from nfpo.envs.perturb import PerturbConfig, apply_perturbations
 from nfpo.errors import EnvError
 
 
@@ -43,8 +44,9 @@ def _check_id(env_id: str) -> None:
                    "Humanoid-v5.")
 
 
-def make_env(env_id: str, env_kwargs: dict[str, Any] | None = None, **extra: Any) -> gym.Env:
-    """``gymnasium.make`` with nfpo's error messages."""
+def make_env(env_id: str, env_kwargs: dict[str, Any] | None = None,
+             perturb: PerturbConfig | None = None, **extra: Any) -> gym.Env:
+    """``gymnasium.make`` with nfpo's error messages, wrapped with ``perturb`` if given."""
     _check_id(env_id)
     kwargs = {**(env_kwargs or {}), **extra}
     try:
@@ -63,6 +65,8 @@ def make_env(env_id: str, env_kwargs: dict[str, Any] | None = None, **extra: Any
         env.close()
         raise EnvError(f"{env_id} has a {type(env.observation_space).__name__} observation "
                        "space; nfpo needs a flat Box observation space.")
+    if perturb is not None and perturb.active:
+        env = apply_perturbations(env, perturb)
     return env
 
 
@@ -77,9 +81,9 @@ def env_spec(env: gym.Env | gym.vector.VectorEnv, env_id: str) -> EnvSpec:
                    high)
 
 
-def make_vec_env(env_id: str, num_envs: int, env_kwargs: dict[str, Any] | None = None
-                 ) -> gym.vector.SyncVectorEnv:
+def make_vec_env(env_id: str, num_envs: int, env_kwargs: dict[str, Any] | None = None,
+                 perturb: PerturbConfig | None = None) -> gym.vector.SyncVectorEnv:
     """``num_envs`` copies in a SyncVectorEnv with SAME_STEP autoreset."""
-    make_env(env_id, env_kwargs).close()  # fail fast with a clear message
-    fns = [lambda: make_env(env_id, env_kwargs) for _ in range(num_envs)]
+    make_env(env_id, env_kwargs, perturb).close()  # fail fast with a clear message
+    fns = [lambda: make_env(env_id, env_kwargs, perturb) for _ in range(num_envs)]
     return gym.vector.SyncVectorEnv(fns, autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)

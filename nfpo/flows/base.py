@@ -28,35 +28,29 @@ class Bijection(nn.Module):
 
 
 class FlowSequence(Bijection):
-    """Composition f = f_K o ... o f_1; log-dets add up.
-
-    Besides the totals, the last call's per-layer log-dets are kept in ``self.layer_logdets``
-    (a list of ``[B]`` tensors, detached) for diagnostics.
-    """
+    """Composition f = f_K o ... o f_1; log-dets add up."""
 
     def __init__(self, layers: list[Bijection]) -> None:
         super().__init__()
         self.layers = nn.ModuleList(layers)
-        self.layer_logdets: list[Tensor] = []
 
-    def forward(self, z: Tensor, context: Tensor) -> tuple[Tensor, Tensor]:
-        total = z.new_zeros(z.shape[0])
+    def forward_layers(self, z: Tensor, context: Tensor) -> tuple[Tensor, list[Tensor]]:
+        """x = f(z) and the forward log-det of each layer (``K`` tensors ``[B]``)."""
         per_layer = []
         for layer in self.layers:
             z, ld = layer(z, context)
-            total = total + ld
-            per_layer.append(ld.detach())
-        self.layer_logdets = per_layer
-        return z, total
+            per_layer.append(ld)
+        return z, per_layer
+
+    def forward(self, z: Tensor, context: Tensor) -> tuple[Tensor, Tensor]:
+        x, per_layer = self.forward_layers(z, context)
+        return x, torch.stack(per_layer).sum(0)
 
     def inverse(self, x: Tensor, context: Tensor) -> tuple[Tensor, Tensor]:
         total = x.new_zeros(x.shape[0])
-        per_layer = []
         for layer in reversed(self.layers):
             x, ld = layer.inverse(x, context)
             total = total + ld
-            per_layer.append(-ld.detach())
-        self.layer_logdets = per_layer[::-1]
         return x, total
 
 

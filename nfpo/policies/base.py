@@ -44,9 +44,16 @@ class Policy(nn.Module):
         """log p(u|obs) of given pre-squash actions, in ONE pass."""
         raise NotImplementedError
 
-    def mode_raw(self, obs: Tensor) -> Tensor:
-        """The deterministic pre-squash action (Gaussian mean; flow image of z = 0)."""
+    def push(self, obs: Tensor, z: Tensor) -> Tensor:
+        """The pre-squash action for base noise ``z ~ N(0, I)``, ``[B, D]`` (no log-prob).
+
+        Used by exporters: a stochastic artefact takes ``z`` as an input."""
         raise NotImplementedError
+
+    def mode_raw(self, obs: Tensor) -> Tensor:
+        """The deterministic pre-squash action: ``push(obs, 0)`` (Gaussian mean; flow f(0))."""
+        z = torch.zeros(obs.shape[0], self.act_dim, dtype=obs.dtype, device=obs.device)
+        return self.push(obs, z)
 
     def entropy_raw(self, obs: Tensor) -> Tensor:
         """H[p(u|obs)]; default is the Monte-Carlo estimate -log p(u), u ~ p (reparameterized)."""

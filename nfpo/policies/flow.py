@@ -66,19 +66,18 @@ class FlowPolicy(Policy):
         z, logdet = self.flow.inverse(u, self.encoder(obs))
         return standard_normal_log_prob(z) + logdet
 
-    def mode_raw(self, obs: Tensor) -> Tensor:
-        h = self.encoder(obs)
-        z = torch.zeros(obs.shape[0], self.act_dim, dtype=obs.dtype, device=obs.device)
-        return self.flow(z, h)[0]
+    def push(self, obs: Tensor, z: Tensor) -> Tensor:
+        return self.flow(z, self.encoder(obs))[0]
 
     @torch.no_grad()
     def diagnostics(self, obs: Tensor) -> dict[str, float]:
         """log|det J| of the forward pass on fresh samples: total and per layer (mean/min/max)."""
         h = self.encoder(obs)
         z = torch.randn(obs.shape[0], self.act_dim, dtype=obs.dtype, device=obs.device)
-        _, logdet = self.flow(z, h)
+        _, per_layer = self.flow.forward_layers(z, h)
+        logdet = torch.stack(per_layer).sum(0)
         out = {"flow/logdet_mean": logdet.mean().item(), "flow/logdet_min": logdet.min().item(),
                "flow/logdet_max": logdet.max().item()}
-        for k, ld in enumerate(self.flow.layer_logdets):
+        for k, ld in enumerate(per_layer):
             out[f"flow/layer{k}_logdet_mean"] = ld.mean().item()
         return out

@@ -44,8 +44,8 @@ class GaussianPolicy(Policy):
         z = (u - mu) * torch.exp(-self.log_std)
         return (-0.5 * z.pow(2) - self.log_std - _HALF_LOG_2PI).sum(-1)
 
-    def mode_raw(self, obs: Tensor) -> Tensor:
-        return self.mean_net(obs)
+    def push(self, obs: Tensor, z: Tensor) -> Tensor:
+        return self.mean_net(obs) + z * self.log_std.exp()
 
     def entropy_raw(self, obs: Tensor) -> Tensor:
         h = (0.5 + _HALF_LOG_2PI + self.log_std).sum()
