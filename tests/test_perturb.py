@@ -83,3 +83,19 @@ def test_noise_wrappers_have_the_stated_std():
         start = env.unwrapped.pos.copy()
     step = np.asarray(moves) / env.unwrapped.step_size
     assert abs(step.std() - 0.1) < 0.02  # noise std 0.1 x half-range 1
+
+
+def test_train_randomize_wraps_training_envs(tmp_path):
+    from nfpo.config import TrainConfig
+    from nfpo.envs.perturb import ObservationNoise
+    from nfpo.runner import Trainer
+
+    cfg = TrainConfig()
+    cfg.env.id, cfg.env.num_envs, cfg.env.randomize = "nfpo/PointReach-v0", 2, "obs_noise=0.1"
+    cfg.run.run_dir = str(tmp_path)
+    tr = Trainer(cfg)
+    assert isinstance(tr.envs.envs[0], ObservationNoise)
+    tr.envs.close()
+    cfg.env.randomize = "mass=2"
+    with pytest.raises(EnvError, match="MuJoCo"):
+        Trainer(cfg)
