@@ -96,3 +96,17 @@ def test_bad_model_files(tmp_path, run_dir):
 def test_bad_format(run_dir):
     with pytest.raises(ExportError, match="onnx, torchscript"):
         export_run(run_dir, "tflite")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("bound", [2.0, None])
+@pytest.mark.parametrize("act_dim,encoder", [(1, ()), (3, ()), (4, (8,))])
+def test_fused_push_equals_training_push(bound, act_dim, encoder):
+    from nfpo.export.fused import FusedFlowPush
+    from nfpo.policies import FlowPolicy
+    from tests.conftest import randomize
+
+    pol = randomize(FlowPolicy(5, act_dim, hidden=(16, 16), encoder_hidden=encoder,
+                               log_scale_bound=bound), 0.4)
+    obs, z = torch.randn(100, 5), torch.randn(100, act_dim)
+    with torch.no_grad():
+        assert torch.allclose(FusedFlowPush(pol)(obs, z), pol.push(obs, z), atol=1e-5)

@@ -147,8 +147,11 @@ def export_run(run_dir: Path | str, fmt: ExportFormat = "onnx", stochastic: bool
     std = np.sqrt(agent.obs_norm.var.numpy())
     obs = (mean + std * rng.standard_normal((n_verify, obs_dim)) * 2).astype(np.float32)
     noise = rng.standard_normal((n_verify, act_dim)).astype(np.float32) if stochastic else None
+    # reference: the unfused training-side computation
+    reference = PolicyGraph(agent, spec["action_low"], spec["action_high"], stochastic,
+                            fused=False).eval()
     with torch.no_grad():
-        ref = graph(torch.as_tensor(obs), None if noise is None else torch.as_tensor(noise))
+        ref = reference(torch.as_tensor(obs), None if noise is None else torch.as_tensor(noise))
     got = _run_artifact(path, fmt, obs, noise)
     diff = float(np.abs(got - ref.numpy()).max())
     meta.update({"max_abs_diff": diff, "verified_on": n_verify, "path": str(path)})

@@ -12,6 +12,8 @@ import torch
 from torch import Tensor, nn
 
 from nfpo.agent import Agent
+from nfpo.export.fused import FusedFlowPush
+from nfpo.policies import FlowPolicy
 
 
 class PolicyGraph(nn.Module):
@@ -19,9 +21,12 @@ class PolicyGraph(nn.Module):
     ``noise: [B, D]`` standard normal, output ``[B, D]`` in the env's action units."""
 
     def __init__(self, agent: Agent, action_low: list[float], action_high: list[float],
-                 stochastic: bool = False) -> None:
+                 stochastic: bool = False, fused: bool = True) -> None:
         super().__init__()
         self.obs_norm, self.policy = agent.obs_norm, agent.policy
+        # flows: masks folded into weights (same function, fewer ops); see export/fused.py
+        self.push = FusedFlowPush(agent.policy) if fused and isinstance(
+            agent.policy, FlowPolicy) else agent.policy.push
         self.normalize = agent.normalize_obs
         self.stochastic = stochastic
         self.register_buffer("low", torch.tensor(action_low, dtype=torch.float32))
@@ -37,5 +42,5 @@ class PolicyGraph(nn.Module):
             if self.normalize else obs
         if noise is None:
             noise = torch.zeros(obs.shape[0], self.policy.act_dim, dtype=obs.dtype)
-        a = self.policy.to_action(self.policy.push(x, noise))
+        a = self.policy.to_action(self.push(x, noise))
         return self.low + 0.5 * (a + 1.0) * (self.high - self.low)

@@ -1,0 +1,66 @@
+"""Inference-only rewrite of a coupling flow's ``push`` with the masks folded into weights.
+
+Training keeps masks as multiplications (simple, exact gradients). For deployment the same
+function is computed with fewer graph nodes (79 -> ~50 ONNX nodes for 4 layers):
+
+- first conditioner layer: W [h, m*z] = [W_h, W_z diag(m)] [h, z]        (mask folded)
+- last layer split into s- and t-heads with the passive rows zeroed, and 1/b folded into the
+  s-head:  s = b tanh((W_s x + c_s) / b) = b tanh(W_s' x + c_s')          (no slice, no mask)
+- x = z * exp(s) + t                                                      (passive: s = t = 0)
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from nfpo.flows import AffineCoupling
+from nfpo.policies import FlowPolicy
+
+
+class FusedCoupling(nn.Module):
+    def __init__(self, layer: AffineCoupling) -> None:
+        super().__init__()
+        net = layer.net
+        dim = layer.mask.numel()
+        mask, active = layer.mask, 1.0 - layer.mask
+        first, last = net[0], net[-1]
+        assert isinstance(first, nn.Linear) and isinstance(last, nn.Linear)
+        with torch.no_grad():
+            w = first.weight.detach().clone()
+            w[:, w.shape[1] - dim:] *= mask  # columns of active coordinates never matter
+            self.first = nn.Linear(w.shape[1], w.shape[0])
+            self.first.weight.copy_(w)
+            self.first.bias.copy_(first.bias)
+            self.hidden = nn.Sequential(*list(net)[1:-1])
+            b = layer.log_scale_bound
+            scale = 1.0 / b if b is not None else 1.0
+            self.s_head = nn.Linear(last.in_features, dim)
+            self.t_head = nn.Linear(last.in_features, dim)
+            self.s_head.weight.copy_(last.weight[:dim] * active[:, None] * scale)
+            self.s_head.bias.copy_(last.bias[:dim] * active * scale)
+            self.t_head.weight.copy_(last.weight[dim:] * active[:, None])
+            self.t_head.bias.copy_(last.bias[dim:] * active)
+        self.bound = b
+
+    def forward(self, z: Tensor, context: Tensor) -> Tensor:
+        x = self.hidden(self.first(torch.cat([context, z], dim=-1)))
+        s = self.s_head(x)
+        if self.bound is not None:
+            s = self.bound * torch.tanh(s)
+        return z * torch.exp(s) + self.t_head(x)
+
+
+class FusedFlowPush(nn.Module):
+    """``forward(obs, z) == FlowPolicy.push(obs, z)`` for a frozen policy."""
+
+    def __init__(self, policy: FlowPolicy) -> None:
+        super().__init__()
+        self.encoder = policy.encoder
+        self.layers = nn.ModuleList(FusedCoupling(lay) for lay in policy.flow.layers)
+
+    def forward(self, obs: Tensor, z: Tensor) -> Tensor:
+        h = self.encoder(obs)
+        for layer in self.layers:
+            z = layer(z, h)
+        return z
