@@ -173,6 +173,9 @@ class RunConfig:
     compile: bool = False
     """torch.compile the policy log-prob used in the PPO update (fuses the flow's many small
     ops; costs a one-off compilation of ~30-60 s; see benchmarks/RESULTS.md)."""
+    guard: str = ""
+    """divergence guard: bounds on logged metrics that stop the run (the last good checkpoint
+    is kept), e.g. "policy/log_ratio_min>-20,flow/logdet_max<30"."""
     eval_episodes: int = 10
     """deterministic evaluation episodes at the end of training (0: skip)."""
     report: bool = True
@@ -187,6 +190,9 @@ class RunConfig:
         _check(self.keep_checkpoints >= 1, "keep_checkpoints", self.keep_checkpoints, ">= 1")
         _check(self.torch_threads >= 1, "torch_threads", self.torch_threads, ">= 1")
         _check(self.eval_episodes >= 0, "eval_episodes", self.eval_episodes, ">= 0")
+        from nfpo.algo.diagnostics import DivergenceGuard
+
+        DivergenceGuard(self.guard)
 
 
 @dataclass

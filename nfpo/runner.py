@@ -20,6 +20,7 @@ import torch
 from nfpo import __version__
 from nfpo.agent import Agent
 from nfpo.algo import PPO
+from nfpo.algo.diagnostics import DivergenceGuard, rollout_stats
 from nfpo.checkpoint import (
     atomic_write_text,
     flatten_optimizer,
@@ -75,6 +76,7 @@ class Trainer:
         self.episodes = 0
         self.recent_returns: deque[float] = deque(maxlen=20)
         self._stop_signal: int | None = None
+        self.guard = DivergenceGuard(cfg.run.guard)
 
     # --- persistence ----------------------------------------------------------------------
     def _write_config(self) -> None:
@@ -159,6 +161,10 @@ class Trainer:
                 obs, done_eps = self._rollout(obs, ep_ret, ep_len)
                 t_roll = time.perf_counter() - t0
                 metrics = self.ppo.update(self.storage)
+                metrics.update(rollout_stats(self.storage.log_probs, self.storage.actions,
+                                             cfg.policy.action_bound))
+                metrics.update(self.agent.policy.diagnostics(
+                    self.storage.obs.flatten(0, 1)[::4]))
                 self.storage.clear()
                 self._check_finite_params()
                 dt = time.perf_counter() - t0
@@ -166,11 +172,11 @@ class Trainer:
                 self.update_idx += 1
                 self.global_step += cfg.batch_size
                 metrics.update(self._episode_metrics(done_eps))
-                metrics.update(self.agent.policy.diagnostics(self.storage.obs.flatten(0, 1)[::4]))
                 metrics.update({"time/steps_per_second": cfg.batch_size / dt,
                                 "time/rollout_fraction": t_roll / dt,
                                 "time/wall": self.wall_time})
                 logger.log(self.global_step, metrics)
+                self.guard.check(metrics, self.update_idx)  # before any checkpoint of it
                 progress.update(self.global_step, cfg.batch_size / dt,
                                 float(np.mean(self.recent_returns)) if self.recent_returns
                                 else math.nan)

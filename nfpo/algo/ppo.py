@@ -18,6 +18,7 @@ import math
 import torch
 from torch import Tensor, nn
 
+from nfpo.algo.diagnostics import UpdateStats, grad_norms, module_groups
 from nfpo.algo.schedules import adaptive_lr, linear_lr
 from nfpo.config import PPOConfig
 from nfpo.errors import DivergenceError
@@ -30,11 +31,6 @@ def k3_kl(log_ratio: Tensor) -> Tensor:
     return (torch.exp(log_ratio) - 1.0) - log_ratio
 
 
-def _grad_norm(params: list[nn.Parameter]) -> float:
-    norms = [p.grad.detach().norm() for p in params if p.grad is not None]
-    return torch.norm(torch.stack(norms)).item() if norms else 0.0
-
-
 class PPO:
     def __init__(self, policy: Policy, critic: Critic, cfg: PPOConfig, num_updates: int,
                  generator: torch.Generator | None = None, compile: bool = False) -> None:
@@ -44,6 +40,7 @@ class PPO:
         self.num_updates = num_updates
         self.generator = generator
         self.params = list(policy.parameters()) + list(critic.parameters())
+        self.groups = module_groups(policy, critic)
         self.optimizer = torch.optim.Adam(self.params, lr=cfg.learning_rate, eps=cfg.adam_eps)
         self.lr = cfg.learning_rate
         self.updates_done = 0
@@ -66,9 +63,7 @@ class PPO:
             err = (self.policy.log_prob(full.obs, full.actions) - full.log_probs).abs()
         ratio_err = err.max().item() if err.numel() else 0.0
 
-        sums: dict[str, float] = {}
-        n_mb = 0
-        log_ratio_min, log_ratio_max = math.inf, -math.inf
+        stats = UpdateStats()
         early_stop = 0.0
         for _epoch in range(cfg.num_epochs):
             epoch_kls = []
@@ -79,8 +74,6 @@ class PPO:
                 with torch.no_grad():
                     kl = k3_kl(log_ratio).mean().item()
                     clipfrac = ((ratio - 1.0).abs() > cfg.clip_coef).float().mean().item()
-                    log_ratio_min = min(log_ratio_min, log_ratio.min().item())
-                    log_ratio_max = max(log_ratio_max, log_ratio.max().item())
                 epoch_kls.append(kl)
                 if cfg.lr_schedule == "adaptive":
                     self._set_lr(adaptive_lr(self.lr, kl, cfg.desired_kl, cfg.min_lr, cfg.max_lr))
@@ -110,23 +103,25 @@ class PPO:
 
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
-                grad_norm = _grad_norm(self.params)
-                if not math.isfinite(grad_norm):
-                    raise DivergenceError(f"non-finite gradient norm at update {self.updates_done}")
+                norms = grad_norms(self.groups)
+                if not math.isfinite(norms["total"]):
+                    bad = [k for k, v in norms.items() if not math.isfinite(v) and k != "total"]
+                    raise DivergenceError(f"non-finite gradient in {bad} at update "
+                                          f"{self.updates_done}")
                 nn.utils.clip_grad_norm_(self.params, cfg.max_grad_norm)
                 self.optimizer.step()
 
-                for k, v in (("loss/policy", pg_loss.item()), ("loss/value", v_loss.item()),
-                             ("policy/approx_kl", kl),
-                             ("policy/clip_fraction", clipfrac), ("train/grad_norm", grad_norm)):
-                    sums[k] = sums.get(k, 0.0) + v
-                n_mb += 1
+                stats.add(log_ratio, {
+                    "loss/policy": pg_loss.item(), "loss/value": v_loss.item(),
+                    "policy/approx_kl": kl, "policy/clip_fraction": clipfrac,
+                    "train/grad_norm": norms.pop("total"),
+                    **{f"grad_norm/{k}": v for k, v in norms.items()}})
             if cfg.target_kl is not None and sum(epoch_kls) / len(epoch_kls) > cfg.target_kl:
                 early_stop = 1.0
                 break
 
         self.updates_done += 1
-        metrics = {k: v / max(n_mb, 1) for k, v in sums.items()}
+        metrics = stats.summary()
         with torch.no_grad():
             var_y = full.returns.var()
             ev = 1.0 - (full.returns - full.values).var() / var_y if var_y > 0 else torch.nan
@@ -134,11 +129,9 @@ class PPO:
         metrics.update({
             "policy/entropy": entropy,
             "policy/ratio_error_at_start": ratio_err,
-            "policy/log_ratio_min": log_ratio_min,
-            "policy/log_ratio_max": log_ratio_max,
             "train/learning_rate": self.lr,
             "train/early_stop": early_stop,
-            "train/minibatch_steps": float(n_mb),
+            "train/minibatch_steps": float(stats.n),
             "value/explained_variance": float(ev),
         })
         return metrics
