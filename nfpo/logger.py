@@ -71,3 +71,21 @@ def read_metrics(run_dir: Path) -> dict[str, list[float]]:
                     x = math.nan
                 cols.setdefault(k, []).append(x)
     return cols
+
+
+def truncate_metrics(run_dir: Path, max_step: int) -> None:
+    """Drop rows of ``metrics.csv`` with ``global_step > max_step`` (rows logged after the
+    checkpoint a run resumes from), atomically."""
+    path = Path(run_dir) / "metrics.csv"
+    if not path.exists():
+        return
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        fields = list(reader.fieldnames or [])
+        rows = [r for r in reader if float(r["global_step"]) <= max_step]
+    tmp = path.with_name(".tmp_metrics.csv")
+    with open(tmp, "w", newline="") as f:
+        w = csv.DictWriter(f, fields)
+        w.writeheader()
+        w.writerows(rows)
+    tmp.replace(path)

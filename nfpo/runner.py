@@ -30,8 +30,9 @@ from nfpo.checkpoint import (
 )
 from nfpo.config import TrainConfig
 from nfpo.envs import env_spec, make_vec_env, parse_perturb
+from nfpo.envs.state import UnsupportedEnvState, get_env_state, set_env_state
 from nfpo.errors import CheckpointError, DivergenceError
-from nfpo.logger import MetricsLogger
+from nfpo.logger import MetricsLogger, truncate_metrics
 from nfpo.normalization import RewardScaler
 from nfpo.progress import Progress
 from nfpo.storage import RolloutStorage
@@ -76,6 +77,7 @@ class Trainer:
         self.episodes = 0
         self.recent_returns: deque[float] = deque(maxlen=20)
         self._stop_signal: int | None = None
+        self._restored: dict[str, Any] | None = None  # env states etc. from a checkpoint
         self.guard = DivergenceGuard(cfg.run.guard)
 
     # --- persistence ----------------------------------------------------------------------
@@ -103,9 +105,22 @@ class Trainer:
             "ppo": {"lr": self.ppo.lr, "updates_done": self.ppo.updates_done, **opt_meta},
             "reward_scaler": self.reward_scaler.state_dict(),
             "rng_numpy": _np_rng_state(), "rng_python": _py_rng_state(),
+            "loop": self._loop_state(),
         }
         return save_checkpoint(self.run_dir, self.global_step, tensors, state,
                                self.cfg.run.keep_checkpoints)
+
+    def _loop_state(self) -> dict[str, Any] | None:
+        """Next observation, running episode stats and every env's exact state, or None if an
+        env's state cannot be saved (resume then restarts the envs from a reset)."""
+        if getattr(self, "_obs", None) is None:
+            return None
+        try:
+            envs = [get_env_state(e) for e in self.envs.envs]
+        except UnsupportedEnvState:
+            return None
+        return {"obs": self._obs.tolist(), "ep_ret": self._ep_ret.tolist(),
+                "ep_len": self._ep_len.tolist(), "envs": envs}
 
     @classmethod
     def resume(cls, run_dir: Path, total_steps: int | None = None) -> Trainer:
@@ -135,6 +150,8 @@ class Trainer:
         self.generator.set_state(tensors["rng.generator"])
         np.random.set_state(_np_rng_from(state["rng_numpy"]))
         random.setstate(_py_rng_from(state["rng_python"]))
+        self._restored = state.get("loop")
+        truncate_metrics(run_dir, self.global_step)  # drop rows logged after the checkpoint
         return self
 
     # --- the loop -------------------------------------------------------------------------
@@ -154,11 +171,22 @@ class Trainer:
         obs, _ = self.envs.reset(seed=cfg.run.seed + 1000 * self.update_idx)
         ep_ret = np.zeros(cfg.env.num_envs)
         ep_len = np.zeros(cfg.env.num_envs, dtype=np.int64)
+        if self._restored is not None:  # exact continuation of the interrupted run
+            for env, st in zip(self.envs.envs, self._restored["envs"], strict=True):
+                set_env_state(env, st)
+            obs = np.asarray(self._restored["obs"], dtype=obs.dtype)
+            ep_ret = np.asarray(self._restored["ep_ret"], dtype=np.float64)
+            ep_len = np.asarray(self._restored["ep_len"], dtype=np.int64)
+        elif self.update_idx > 0:
+            print("note: env states were not in the checkpoint; environments restart from a "
+                  "reset (the resumed run is not bit-identical)", file=sys.stderr)
+        self._obs, self._ep_ret, self._ep_len = obs, ep_ret, ep_len
         progress = Progress(cfg.run.progress, cfg.num_updates * cfg.batch_size, self.global_step)
         try:
             while self.update_idx < num_updates:
                 t0 = time.perf_counter()
                 obs, done_eps = self._rollout(obs, ep_ret, ep_len)
+                self._obs = obs
                 t_roll = time.perf_counter() - t0
                 metrics = self.ppo.update(self.storage)
                 metrics.update(rollout_stats(self.storage.log_probs, self.storage.actions,

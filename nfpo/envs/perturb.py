@@ -167,8 +167,13 @@ class DynamicsRandomization(_Seeded):
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         self._reseed(seed)
+        self.apply({k: self.rng.uniform(*getattr(self.cfg, k), self.nominal[k].shape)
+                    for k in _RANGES})
+        return self.env.reset(seed=seed, options=options)
+
+    def apply(self, f: dict[str, np.ndarray]) -> None:
+        """Set the model parameters to nominal * factors."""
         m, nom = self.model, self.nominal
-        f = {k: self.rng.uniform(*getattr(self.cfg, k), nom[k].shape) for k in _RANGES}
         m.body_mass[:] = nom["mass"] * f["mass"]
         m.body_inertia[:] = nom["inertia"] * f["mass"][:, None]  # same density change
         m.geom_friction[:, 0] = nom["friction"] * f["friction"]
@@ -176,7 +181,6 @@ class DynamicsRandomization(_Seeded):
         m.actuator_gainprm[:, 0] = nom["gain"] * f["gain"]
         m.actuator_biasprm[:, 1:3] = nom["bias"] * f["gain"][:, None]
         self.factors = f
-        return self.env.reset(seed=seed, options=options)
 
 
 def apply_perturbations(env: gym.Env, cfg: PerturbConfig) -> gym.Env:

@@ -35,6 +35,12 @@ class PointReach(gym.Env):
         self.goal = self.np_random.uniform(-1.0, 1.0, 2)
         return self._obs(), {}
 
+    def get_state(self) -> dict[str, Any]:
+        return {"pos": self.pos.tolist(), "goal": self.goal.tolist()}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        self.pos, self.goal = np.asarray(state["pos"]), np.asarray(state["goal"])
+
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         a = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
         self.pos = np.clip(self.pos + self.step_size * a, -1.5, 1.5)
