@@ -12,6 +12,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import types
+import typing
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
@@ -32,6 +34,39 @@ def _choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
     _check(value in choices, name, value, "one of " + ", ".join(choices))
 
 
+def _type_ok(value: Any, tp: Any) -> bool:
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if tp is bool:
+        return isinstance(value, bool)
+    if tp is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if tp is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if tp is str:
+        return isinstance(value, str)
+    if origin is Literal:
+        return isinstance(value, str) and value in args
+    if origin is tuple:
+        return isinstance(value, tuple) and all(_type_ok(v, args[0]) for v in value)
+    if origin in (typing.Union, types.UnionType):
+        return any(_type_ok(value, a) for a in args)
+    if tp is type(None):
+        return value is None
+    return True
+
+
+def _check_types(section: Any) -> None:
+    """Every field has the type its annotation names (values loaded from JSON included)."""
+    hints = typing.get_type_hints(type(section))
+    for f in dataclasses.fields(section):
+        value, tp = getattr(section, f.name), hints[f.name]
+        if typing.get_origin(tp) is Literal:
+            _choice(f.name if f.name != "kind" else "policy", value, typing.get_args(tp))
+        elif not _type_ok(value, tp):
+            name = getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+            raise ConfigError(f"invalid {f.name}={value!r}: expected a value of type {name}")
+
+
 @dataclass
 class EnvConfig:
     """Environment and the data it produces."""
@@ -48,6 +83,9 @@ class EnvConfig:
     """divide rewards by the running std of the discounted return."""
     clip_obs: float = 10.0
     clip_reward: float = 10.0
+    nonfinite: Literal["stop", "drop-episode"] = "stop"
+    """NaN/Inf in an observation or reward: stop the run (message names env and step), or
+    reset that env and drop the episode from training statistics."""
     randomize: str = ""
     """robustness perturbations during training, e.g. "mass=0.8:1.2,obs_noise=0.05,delay=1"
     (keys: obs_noise, action_noise, delay, mass, friction, damping, gain; see nfpo.envs.perturb)."""
@@ -64,6 +102,7 @@ class EnvConfig:
         _check(self.num_envs >= 1, "num_envs", self.num_envs, "an integer >= 1")
         _check(self.clip_obs > 0, "clip_obs", self.clip_obs, "a number > 0")
         _check(self.clip_reward > 0, "clip_reward", self.clip_reward, "a number > 0")
+        _choice("nonfinite", self.nonfinite, ("stop", "drop-episode"))
         self.kwargs()
         from nfpo.envs.perturb import parse_perturb
 
@@ -203,6 +242,8 @@ class TrainConfig:
     run: RunConfig = field(default_factory=RunConfig)
 
     def validate(self) -> TrainConfig:
+        for section in (self.env, self.policy, self.ppo, self.run):
+            _check_types(section)
         self.env.validate()
         self.policy.validate()
         self.ppo.validate(self.env.num_envs)
@@ -230,10 +271,15 @@ class TrainConfig:
             if unknown:
                 raise ConfigError(f"unknown {kls.__name__} keys {sorted(unknown)}; "
                                   f"accepted: {sorted(names)}")
+            if not isinstance(data, dict):
+                raise ConfigError(f"invalid {kls.__name__} section {data!r}: expected an object")
             kw = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
             return kls(**kw)
 
         parts = {"env": EnvConfig, "policy": PolicyConfig, "ppo": PPOConfig, "run": RunConfig}
+        if not isinstance(d, dict):
+            raise ConfigError(f"invalid config {d!r}: expected an object with sections "
+                              f"{list(parts)}")
         unknown = set(d) - set(parts)
         if unknown:
             raise ConfigError(f"unknown config sections {sorted(unknown)}; accepted: {list(parts)}")

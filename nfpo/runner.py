@@ -75,6 +75,7 @@ class Trainer:
         self.update_idx = 0
         self.wall_time = 0.0
         self.episodes = 0
+        self.dropped_episodes = 0
         self.recent_returns: deque[float] = deque(maxlen=20)
         self._stop_signal: int | None = None
         self._restored: dict[str, Any] | None = None  # env states etc. from a checkpoint
@@ -130,12 +131,21 @@ class Trainer:
         try:
             meta = json.loads((run_dir / "config.json").read_text())
             cfg = TrainConfig.from_dict(meta["config"])
-        except (OSError, json.JSONDecodeError, KeyError) as e:
+        except (OSError, ValueError, KeyError, TypeError) as e:  # JSON/Unicode errors included
             raise CheckpointError(f"cannot resume {run_dir}: unreadable config.json ({e})") from e
         if total_steps is not None:
             cfg.run.total_steps = total_steps
         tensors, state = load_checkpoint(run_dir)
         self = cls(cfg, run_dir)
+        try:
+            self._restore(tensors, state)
+        except (KeyError, TypeError, ValueError, IndexError, RuntimeError) as e:
+            raise CheckpointError(f"cannot resume {run_dir}: checkpoint state is incomplete or "
+                                  f"corrupted ({type(e).__name__}: {e})") from e
+        truncate_metrics(run_dir, self.global_step)  # drop rows logged after the checkpoint
+        return self
+
+    def _restore(self, tensors: dict[str, torch.Tensor], state: dict[str, Any]) -> None:
         self.agent.load_tensors(tensors)
         ppo_state = state["ppo"]
         self.ppo.optimizer.load_state_dict(unflatten_optimizer(tensors, ppo_state))
@@ -151,8 +161,6 @@ class Trainer:
         np.random.set_state(_np_rng_from(state["rng_numpy"]))
         random.setstate(_py_rng_from(state["rng_python"]))
         self._restored = state.get("loop")
-        truncate_metrics(run_dir, self.global_step)  # drop rows logged after the checkpoint
-        return self
 
     # --- the loop -------------------------------------------------------------------------
     def _on_signal(self, signum: int, _frame: Any) -> None:
@@ -247,12 +255,13 @@ class Trainer:
                 value = agent.critic(x)
             action = spec.scale_action(agent.policy.to_action(u).numpy())
             obs, reward, term, trunc, info = self.envs.step(action)
-            self._check_finite_step(obs, reward)
+            dropped = self._handle_nonfinite(obs, reward, term, trunc)
             done = term | trunc
             ep_ret += reward
             ep_len += 1
             for i in np.flatnonzero(done):
-                done_eps.append((float(ep_ret[i]), int(ep_len[i])))
+                if not dropped[i]:
+                    done_eps.append((float(ep_ret[i]), int(ep_len[i])))
                 ep_ret[i], ep_len[i] = 0.0, 0
             r = self.reward_scaler(reward, done) if cfg.env.scale_reward else reward.copy()
             timeouts = np.flatnonzero(trunc & ~term)
@@ -280,17 +289,34 @@ class Trainer:
             "episode/return_recent": float(np.mean(self.recent_returns))
             if self.recent_returns else math.nan,
             "episode/count": float(self.episodes),
+            "episode/dropped": float(self.dropped_episodes),
         }
 
-    def _check_finite_step(self, obs: np.ndarray, reward: np.ndarray) -> None:
-        for name, arr in (("observation", obs), ("reward", reward)):
-            bad = ~np.isfinite(arr.reshape(arr.shape[0], -1)).all(axis=1)
-            if bad.any():
-                raise DivergenceError(
-                    f"non-finite {name} from env {int(np.flatnonzero(bad)[0])} at step "
-                    f"{self.global_step + self.storage.step * self.cfg.env.num_envs} "
-                    f"(update {self.update_idx}); last good checkpoint kept in "
-                    f"{self.run_dir / 'checkpoints'}")
+    def _handle_nonfinite(self, obs: np.ndarray, reward: np.ndarray, term: np.ndarray,
+                          trunc: np.ndarray) -> np.ndarray:
+        """NaN/Inf in an env's observation or reward: stop with a message naming the env and
+        the step, or (``--nonfinite drop-episode``) reset that env, end the episode without
+        bootstrap and with reward 0, and leave it out of the episode statistics. Modifies the
+        arrays in place; returns the mask of dropped envs."""
+        bad_obs = ~np.isfinite(obs.reshape(obs.shape[0], -1)).all(axis=1)
+        bad = bad_obs | ~np.isfinite(reward)
+        if not bad.any():
+            return bad
+        i = int(np.flatnonzero(bad)[0])
+        what = "observation" if bad_obs[i] else "reward"
+        step = self.global_step + self.storage.step * self.cfg.env.num_envs
+        if self.cfg.env.nonfinite == "stop":
+            raise DivergenceError(
+                f"non-finite {what} from env {i} at step {step} (update {self.update_idx}); "
+                f"last good checkpoint kept in {self.run_dir / 'checkpoints'}. To drop such "
+                "episodes instead: --nonfinite drop-episode")
+        for j in np.flatnonzero(bad):
+            obs[j], _ = self.envs.envs[j].reset()
+            reward[j], term[j], trunc[j] = 0.0, True, False
+        self.dropped_episodes += int(bad.sum())
+        print(f"warning: dropped {int(bad.sum())} episode(s) with non-finite {what} at step "
+              f"{step}", file=sys.stderr)
+        return bad
 
     def _check_finite_params(self) -> None:
         for name, p in self.agent.named_parameters():

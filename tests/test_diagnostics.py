@@ -94,3 +94,14 @@ gym.register("nfpo-test/NaN-v0", entry_point=_NaNEnv, max_episode_steps=1000)
 def test_nan_observation_is_reported_with_env_and_step(tmp_path):
     with pytest.raises(DivergenceError, match=r"non-finite observation from env 0 at step 12"):
         Trainer(cfg_for(tmp_path, env="nfpo-test/NaN-v0")).train()
+
+
+def test_nan_episode_can_be_dropped(tmp_path):
+    cfg = cfg_for(tmp_path, env="nfpo-test/NaN-v0")
+    cfg.env.nonfinite = "drop-episode"
+    tr = Trainer(cfg)
+    tr.train()
+    m = read_metrics(tmp_path)
+    assert m["episode/dropped"][-1] >= 2  # both envs hit the NaN at step 7 of each episode
+    assert np.isfinite(m["loss/value"]).all()
+    assert torch.isfinite(tr.storage.obs).all()

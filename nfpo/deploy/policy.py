@@ -45,10 +45,16 @@ class Policy:
             meta = {k: json.loads(v) for k, v in raw.items()}
             for key in ("obs_dim", "act_dim", "stochastic", "action_low", "action_high"):
                 meta[key]  # noqa: B018 - presence check
-        except (KeyError, json.JSONDecodeError) as e:
+            return cls(session, meta)
+        except (KeyError, json.JSONDecodeError, TypeError, ValueError) as e:
             raise DeployError(f"{path} is an ONNX model but not an nfpo export "
-                              f"(missing metadata {e})") from e
-        return cls(session, meta)
+                              f"(missing or bad metadata: {e})") from e
+
+    def _run(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
+        try:
+            return self.session.run(None, feeds)[0]
+        except Exception as e:  # onnxruntime raises its own exception types
+            raise DeployError(f"the model failed to run: {e}") from e
 
     def _prep(self, obs: np.ndarray) -> tuple[np.ndarray, bool]:
         x = np.asarray(obs, dtype=np.float32)
@@ -65,7 +71,7 @@ class Policy:
         feeds = {"obs": x}
         if self.stochastic:
             feeds["noise"] = np.zeros((x.shape[0], self.act_dim), np.float32)
-        out = self.session.run(None, feeds)[0]
+        out = self._run(feeds)
         return out[0] if single else out
 
     def act_with_noise(self, obs: np.ndarray, noise: np.ndarray) -> np.ndarray:
@@ -74,7 +80,7 @@ class Policy:
             raise DeployError("this artefact is deterministic; export with --stochastic")
         x, single = self._prep(obs)
         z = np.asarray(noise, dtype=np.float32).reshape(x.shape[0], self.act_dim)
-        out = self.session.run(None, {"obs": x, "noise": z})[0]
+        out = self._run({"obs": x, "noise": z})
         return out[0] if single else out
 
     def sample(self, obs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
