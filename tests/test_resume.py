@@ -70,18 +70,20 @@ def test_interrupted_and_resumed_equals_uninterrupted(tmp_path, env, kind, rando
 def test_sigkill_at_random_times_leaves_a_loadable_checkpoint(tmp_path):
     """Kill a training process at pseudo-random moments; the newest checkpoint always loads,
     and resuming after the last kill reproduces the uninterrupted weights."""
+    n_kills = int(os.environ.get("NFPO_KILLS", "6"))
+    updates = max(40, 6 * n_kills)
     cfg = cfg_for(tmp_path / "ref", "nfpo/PointReach-v0", "flow")
-    cfg.run.total_steps = 40 * 128
+    cfg.run.total_steps = updates * 128
     Trainer(cfg).train()
     ref = load_run(tmp_path / "ref")[1].tensors()
     rd = tmp_path / "killed"
     args = [sys.executable, "-m", "nfpo", "train", "--env", "nfpo/PointReach-v0",
             "--num-envs", "2", "--num-steps", "64", "--num-minibatches", "2", "--num-epochs", "2",
-            "--total-steps", str(40 * 128), "--checkpoint-every", "1", "--eval-episodes", "0",
+            "--total-steps", str(updates * 128), "--checkpoint-every", "1", "--eval-episodes", "0",
             "--no-tensorboard", "--no-report", "--run-dir", str(rd)]
     # seconds after training has (re)started; NFPO_KILLS=30 for benchmarks/reliability.md
     rng = random.Random(0)
-    delays = [rng.uniform(0.0, 1.0) for _ in range(int(os.environ.get("NFPO_KILLS", "6")))]
+    delays = [rng.uniform(0.0, 1.0) for _ in range(n_kills)]
     kills = 0
     for d in delays:
         resume = (rd / "checkpoints").exists()
