@@ -40,8 +40,8 @@ class Policy:
             session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         except Exception as e:  # onnxruntime raises its own exception types
             raise DeployError(f"{path} is not a loadable ONNX model: {e}") from e
-        raw = session.get_modelmeta().custom_metadata_map
         try:
+            raw = session.get_modelmeta().custom_metadata_map
             meta = {k: json.loads(v) for k, v in raw.items()}
             for key in ("obs_dim", "act_dim", "stochastic", "action_low", "action_high"):
                 meta[key]  # noqa: B018 - presence check
