@@ -41,6 +41,9 @@ def test_train_eval_report(tmp_path, policy):
     assert {"mean_return", "std_return", "info/x_velocity"} <= set(res)
     sto = json.loads(run("eval", str(rd), "--episodes", "2", "--stochastic", "--json").stdout)
     assert sto["mode"] == "stochastic"
+    pert = json.loads(run("eval", str(rd), "--episodes", "3", "--json", "--perturb",
+                          "mass=0.3:0.3,delay=2").stdout)
+    assert pert["perturb"] == "mass=0.3:0.3,delay=2" and pert["returns"] != res["returns"]
 
     md = run("report", str(rd), "--out", str(tmp_path / "rep")).stdout.strip()
     text = Path(md).read_text()
