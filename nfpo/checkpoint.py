@@ -3,7 +3,8 @@
 Layout under a run dir::
 
     checkpoints/step_000123456/model.safetensors   tensors (policy., critic., obs_norm., optim.)
-    checkpoints/step_000123456/state.json          counters, optimizer hyperparameters, RNG ...
+    checkpoints/step_000123456/state.json          counters, optimizer hyperparameters, RNG,
+                                                   SHA-256 of model.safetensors ...
     checkpoints/latest -> step_000123456           convenience link (loading does not need it)
 
 A checkpoint directory is first written as ``.tmp_step_...`` (files fsync'ed), then renamed:
@@ -12,6 +13,7 @@ a crash leaves either the complete previous checkpoint or the complete new one.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -33,6 +35,10 @@ def _fsync_write(path: Path, data: bytes) -> None:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -74,6 +80,7 @@ def save_checkpoint(run_dir: Path, step: int, tensors: dict[str, torch.Tensor],
               str(tmp / "model.safetensors"))
     with open(tmp / "model.safetensors", "rb+") as f:
         os.fsync(f.fileno())
+    state = {**state, "model_sha256": _sha256(tmp / "model.safetensors")}
     _fsync_write(tmp / "state.json", json.dumps(state, indent=1).encode())
     if final.exists():
         shutil.rmtree(final)
@@ -119,6 +126,10 @@ def load_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]
                               ) from e
     if not isinstance(state, dict):
         raise CheckpointError(f"corrupted checkpoint state {path / 'state.json'}: not an object")
+    expected = state.get("model_sha256")
+    if expected is not None and expected != _sha256(path / "model.safetensors"):
+        raise CheckpointError(f"corrupted checkpoint weights {path / 'model.safetensors'}: "
+                              "SHA-256 does not match the one recorded in state.json")
     return tensors, state
 
 

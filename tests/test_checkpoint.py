@@ -76,3 +76,12 @@ def test_corrupted_checkpoint_gives_checkpoint_error(tmp_path, damage):
 def test_missing_checkpoint(tmp_path):
     with pytest.raises(CheckpointError, match="no checkpoint"):
         load_checkpoint(tmp_path)
+
+
+def test_checksum_detects_silent_weight_corruption(tmp_path):
+    d = save_checkpoint(tmp_path, 5, {"policy.w": torch.ones(64)}, {"global_step": 5})
+    data = bytearray((d / "model.safetensors").read_bytes())
+    data[-3] ^= 0x01  # still a valid safetensors file with in-range values
+    (d / "model.safetensors").write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="SHA-256"):
+        load_checkpoint(tmp_path)
