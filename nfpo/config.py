@@ -132,6 +132,10 @@ class PolicyConfig:
     """hidden sizes of an optional observation encoder shared by all conditioners (empty: none)."""
     log_scale_bound: float = 2.0
     """soft bound b of the coupling log-scale, s = b tanh(s/b) (policy=flow)."""
+    flow_layernorm: bool = False
+    """stabilizer: LayerNorm in the coupling conditioners."""
+    flow_base_scale: bool = False
+    """stabilizer: learned state-independent base log-std under the flow (flow as residual)."""
 
     def validate(self) -> None:
         _choice("policy", self.kind, POLICY_KINDS)
@@ -169,6 +173,8 @@ class PPOConfig:
     ent_coef: float = 0.0
     vf_coef: float = 0.5
     max_grad_norm: float = 0.5
+    log_ratio_clamp: float | None = None
+    """stabilizer: clamp log(pi_new / pi_old) to [-c, c] before exp in the surrogate."""
     target_kl: float | None = None
     """stop the epochs of an update early once the k3 KL estimate exceeds this."""
     adam_eps: float = 1e-5
@@ -192,6 +198,8 @@ class PPOConfig:
         _check(self.max_grad_norm > 0, "max_grad_norm", self.max_grad_norm, "a number > 0")
         _check(self.target_kl is None or self.target_kl > 0, "target_kl", self.target_kl,
                "a number > 0 or None")
+        _check(self.log_ratio_clamp is None or self.log_ratio_clamp > 0, "log_ratio_clamp",
+               self.log_ratio_clamp, "a number > 0 or None")
 
 
 @dataclass

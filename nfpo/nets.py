@@ -9,12 +9,16 @@ from torch import nn
 ACTIVATIONS: dict[str, type[nn.Module]] = {"tanh": nn.Tanh, "relu": nn.ReLU, "elu": nn.ELU}
 
 
-def mlp(sizes: list[int], activation: type[nn.Module] = nn.Tanh) -> nn.Sequential:
-    """Fully connected net ``sizes[0] -> ... -> sizes[-1]``, ``activation`` between layers."""
+def mlp(sizes: list[int], activation: type[nn.Module] = nn.Tanh,
+        layernorm: bool = False) -> nn.Sequential:
+    """Fully connected net ``sizes[0] -> ... -> sizes[-1]``, ``activation`` between layers
+    (preceded by LayerNorm on hidden layers if ``layernorm``)."""
     layers: list[nn.Module] = []
     for i in range(len(sizes) - 1):
         layers.append(nn.Linear(sizes[i], sizes[i + 1]))
         if i < len(sizes) - 2:
+            if layernorm:
+                layers.append(nn.LayerNorm(sizes[i + 1]))
             layers.append(activation())
     return nn.Sequential(*layers)
 

@@ -99,6 +99,11 @@ def summarize(sim_rate: float | None) -> None:
             agg.append(f"| {pol} | {len(rs)} | {tr.mean():.0f} ± {tr.std():.0f} | {sps:.0f} | "
                        f"{sps / sim_rate:.2f} |" if sim_rate else f"| {pol} | {len(rs)} | "
                        f"{tr.mean():.0f} ± {tr.std():.0f} | {sps:.0f} | - |")
+    from nfpo.report import make_report
+
+    done = [d for d in sorted(RUNS.glob("*_s*")) if (d / "summary.json").exists()]
+    if done:
+        make_report(done, HERE / "report")
     (HERE / "table.md").write_text("\n".join(lines) + "\n\n| policy | seeds | train return "
                                    "(mean ± std over seeds) | steps/s | / raw sim rate |\n"
                                    "|---|---|---|---|---|\n" + "\n".join(agg) + "\n")

@@ -26,6 +26,20 @@ from nfpo.policies import Critic, Policy
 from nfpo.storage import RolloutStorage
 
 
+def clipped_surrogate(adv: Tensor, log_ratio: Tensor, clip_coef: float,
+                      log_ratio_clamp: float | None = None) -> Tensor:
+    """mean(max(-A r, -A clip(r, 1 - eps, 1 + eps))), r = exp(log_ratio).
+
+    ``log_ratio_clamp`` c (stabilizer): r = exp(clamp(log r, -c, c)). Addresses exploding
+    ratios through the unclipped side of the max (A < 0, r >> 1 + eps: the loss grows like r
+    and one sample can dominate a minibatch). Cost: none; gradients outside [-c, c] are 0.
+    """
+    if log_ratio_clamp is not None:
+        log_ratio = log_ratio.clamp(-log_ratio_clamp, log_ratio_clamp)
+    ratio = log_ratio.exp()
+    return torch.max(-adv * ratio, -adv * ratio.clamp(1.0 - clip_coef, 1.0 + clip_coef)).mean()
+
+
 def k3_kl(log_ratio: Tensor) -> Tensor:
     """k3 estimate of KL(old || new) from log r = log pi_new - log pi_old of old samples."""
     return (torch.exp(log_ratio) - 1.0) - log_ratio
@@ -81,9 +95,7 @@ class PPO:
                 adv = mb.advantages
                 if cfg.norm_adv and adv.numel() > 1:
                     adv = (adv - adv.mean()) / (adv.std() + 1e-8)
-                pg_loss = torch.max(
-                    -adv * ratio, -adv * ratio.clamp(1.0 - cfg.clip_coef, 1.0 + cfg.clip_coef)
-                ).mean()
+                pg_loss = clipped_surrogate(adv, log_ratio, cfg.clip_coef, cfg.log_ratio_clamp)
 
                 value = self.critic(mb.obs)
                 if cfg.clip_vloss:

@@ -29,14 +29,15 @@ class FusedCoupling(nn.Module):
         with torch.no_grad():
             w = first.weight.detach().clone()
             w[:, w.shape[1] - dim:] *= mask  # columns of active coordinates never matter
-            self.first = nn.Linear(w.shape[1], w.shape[0])
+            dt = w.dtype
+            self.first = nn.Linear(w.shape[1], w.shape[0], dtype=dt)
             self.first.weight.copy_(w)
             self.first.bias.copy_(first.bias)
             self.hidden = nn.Sequential(*list(net)[1:-1])
             b = layer.log_scale_bound
             scale = 1.0 / b if b is not None else 1.0
-            self.s_head = nn.Linear(last.in_features, dim)
-            self.t_head = nn.Linear(last.in_features, dim)
+            self.s_head = nn.Linear(last.in_features, dim, dtype=dt)
+            self.t_head = nn.Linear(last.in_features, dim, dtype=dt)
             self.s_head.weight.copy_(last.weight[:dim] * active[:, None] * scale)
             self.s_head.bias.copy_(last.bias[:dim] * active * scale)
             self.t_head.weight.copy_(last.weight[dim:] * active[:, None])
@@ -58,9 +59,13 @@ class FusedFlowPush(nn.Module):
         super().__init__()
         self.encoder = policy.encoder
         self.layers = nn.ModuleList(FusedCoupling(lay) for lay in policy.flow.layers)
+        sigma = policy.base_log_std.detach().exp() if policy.base_log_std is not None else None
+        self.register_buffer("sigma", sigma)
 
     def forward(self, obs: Tensor, z: Tensor) -> Tensor:
         h = self.encoder(obs)
+        if self.sigma is not None:
+            z = z * self.sigma
         for layer in self.layers:
             z = layer(z, h)
         return z

@@ -16,9 +16,12 @@ def make_policy(cfg: PolicyConfig, obs_dim: int, act_dim: int) -> Policy:
     if cfg.kind == "gaussian":
         return GaussianPolicy(obs_dim, act_dim, cfg.actor_hidden, act, cfg.init_log_std,
                               cfg.action_bound)
-    bound = None if cfg.kind == "flow-naive" else cfg.log_scale_bound
+    if cfg.kind == "flow-naive":  # the ablation baseline: no stabilizer, whatever else is set
+        return FlowPolicy(obs_dim, act_dim, cfg.flow_layers, cfg.flow_hidden, cfg.flow_encoder,
+                          act, None, cfg.action_bound)
     return FlowPolicy(obs_dim, act_dim, cfg.flow_layers, cfg.flow_hidden, cfg.flow_encoder, act,
-                      bound, cfg.action_bound)
+                      cfg.log_scale_bound, cfg.action_bound, cfg.flow_layernorm,
+                      cfg.flow_base_scale)
 
 
 def make_critic(cfg: PolicyConfig, obs_dim: int) -> Critic:

@@ -40,6 +40,8 @@ class FlowPolicy(Policy):
         activation: type[nn.Module] = nn.Tanh,
         log_scale_bound: float | None = 2.0,
         action_bound: ActionBound = "clip",
+        layernorm: bool = False,
+        base_scale: bool = False,
     ) -> None:
         super().__init__(obs_dim, act_dim, action_bound)
         if encoder_hidden:
@@ -51,33 +53,48 @@ class FlowPolicy(Policy):
             context_dim = obs_dim
         self.flow = FlowSequence(
             [
-                AffineCoupling(m, context_dim, hidden, log_scale_bound, activation)
+                AffineCoupling(m, context_dim, hidden, log_scale_bound, activation, layernorm)
                 for m in alternating_masks(act_dim, num_layers)
             ]
         )
+        # optional learned, state-independent base scale: the flow is a residual on top of a
+        # Gaussian with a PPO-style log-std (the Gaussian's proven way to shrink exploration)
+        self.base_log_std = nn.Parameter(torch.zeros(act_dim)) if base_scale else None
+
+    def _base(self, z: Tensor) -> tuple[Tensor, Tensor]:
+        """z -> sigma * z and its log-det sum(log sigma) (identity without a base scale)."""
+        if self.base_log_std is None:
+            return z, z.new_zeros(z.shape[0])
+        return z * self.base_log_std.exp(), self.base_log_std.sum().expand(z.shape[0])
 
     def rsample_raw(self, obs: Tensor) -> tuple[Tensor, Tensor]:
         h = self.encoder(obs)
         z = torch.randn(obs.shape[0], self.act_dim, dtype=obs.dtype, device=obs.device)
-        u, logdet = self.flow(z, h)
-        return u, standard_normal_log_prob(z) - logdet
+        zs, ld_base = self._base(z)
+        u, logdet = self.flow(zs, h)
+        return u, standard_normal_log_prob(z) - ld_base - logdet
 
     def log_prob_raw(self, obs: Tensor, u: Tensor) -> Tensor:
-        z, logdet = self.flow.inverse(u, self.encoder(obs))
-        return standard_normal_log_prob(z) + logdet
+        zs, logdet = self.flow.inverse(u, self.encoder(obs))
+        if self.base_log_std is None:
+            return standard_normal_log_prob(zs) + logdet
+        z = zs * torch.exp(-self.base_log_std)
+        return standard_normal_log_prob(z) - self.base_log_std.sum() + logdet
 
     def push(self, obs: Tensor, z: Tensor) -> Tensor:
-        return self.flow(z, self.encoder(obs))[0]
+        return self.flow(self._base(z)[0], self.encoder(obs))[0]
 
     @torch.no_grad()
     def diagnostics(self, obs: Tensor) -> dict[str, float]:
         """log|det J| of the forward pass on fresh samples: total and per layer (mean/min/max)."""
         h = self.encoder(obs)
         z = torch.randn(obs.shape[0], self.act_dim, dtype=obs.dtype, device=obs.device)
-        _, per_layer = self.flow.forward_layers(z, h)
+        _, per_layer = self.flow.forward_layers(self._base(z)[0], h)
         logdet = torch.stack(per_layer).sum(0)
         out = {"flow/logdet_mean": logdet.mean().item(), "flow/logdet_min": logdet.min().item(),
                "flow/logdet_max": logdet.max().item()}
         for k, ld in enumerate(per_layer):
             out[f"flow/layer{k}_logdet_mean"] = ld.mean().item()
+        if self.base_log_std is not None:
+            out["flow/base_log_std_mean"] = self.base_log_std.mean().item()
         return out

@@ -1,0 +1,63 @@
+"""Stabilizer switches: each keeps the exact log-prob and does what its docstring says."""
+
+import pytest
+import torch
+from torch.autograd.functional import jacobian
+
+from nfpo.algo.ppo import clipped_surrogate
+from nfpo.config import PolicyConfig
+from nfpo.export.fused import FusedFlowPush
+from nfpo.flows import standard_normal_log_prob
+from nfpo.policies import FlowPolicy, make_policy
+from tests.conftest import randomize
+
+
+@pytest.mark.parametrize("layernorm,base_scale", [(True, False), (False, True), (True, True)])
+def test_log_prob_exact_with_stabilizers(layernorm, base_scale):
+    pol = randomize(FlowPolicy(5, 3, hidden=(16, 16), layernorm=layernorm,
+                               base_scale=base_scale), 0.25).double()
+    obs = torch.randn(4, 5, dtype=torch.float64)
+    torch.manual_seed(3)
+    u, logp = pol.sample(obs)
+    torch.manual_seed(3)
+    z = torch.randn(4, 3, dtype=torch.float64)
+    for i in range(4):
+        J = jacobian(lambda zi, i=i: pol.push(obs[i:i + 1], zi.unsqueeze(0))[0], z[i])
+        expected = standard_normal_log_prob(z[i:i + 1])[0] - torch.linalg.slogdet(J)[1]
+        assert torch.allclose(logp[i], expected, atol=1e-9)
+    assert torch.allclose(pol.log_prob(obs, u), logp, atol=1e-9)
+    with torch.no_grad():
+        assert torch.allclose(FusedFlowPush(pol)(obs, z), pol.push(obs, z), atol=1e-10)
+
+
+def test_base_scale_starts_as_identity_and_shrinks_entropy():
+    pol = FlowPolicy(4, 2, base_scale=True)
+    assert torch.equal(pol.base_log_std, torch.zeros(2))
+    h0 = pol.entropy(torch.randn(4000, 4)).mean()
+    with torch.no_grad():
+        pol.base_log_std.fill_(-1.0)
+    h1 = pol.entropy(torch.randn(4000, 4)).mean()
+    assert h1 == pytest.approx(h0 - 2.0, abs=0.1)  # H shifts by sum(log sigma) = -2
+
+
+def test_layernorm_is_in_the_conditioners():
+    pol = make_policy(PolicyConfig(kind="flow", flow_layernorm=True), 3, 2)
+    assert any(isinstance(m, torch.nn.LayerNorm) for m in pol.modules())
+    naive = make_policy(PolicyConfig(kind="flow-naive", flow_layernorm=True,
+                                     flow_base_scale=True), 3, 2)
+    assert not any(isinstance(m, torch.nn.LayerNorm) for m in naive.modules())
+    assert naive.base_log_std is None  # the ablation baseline never gets stabilizers
+
+
+def test_log_ratio_clamp_bounds_loss_and_gradient():
+    adv = torch.tensor([-1.0, 1.0])
+    lr = torch.tensor([8.0, 0.0], requires_grad=True)  # ratio e^8 with a negative advantage
+    loss = clipped_surrogate(adv, lr, 0.2)
+    assert loss.item() > 1000
+    lr2 = lr.detach().clone().requires_grad_()
+    loss2 = clipped_surrogate(adv, lr2, 0.2, log_ratio_clamp=1.0)
+    assert loss2.item() < 2.0
+    loss2.backward()
+    assert lr2.grad[0] == 0.0  # clamped sample no longer pulls
+    same = clipped_surrogate(adv, torch.tensor([0.1, -0.1]), 0.2, log_ratio_clamp=1.0)
+    assert same == clipped_surrogate(adv, torch.tensor([0.1, -0.1]), 0.2)
