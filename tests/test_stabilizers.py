@@ -33,10 +33,10 @@ def test_log_prob_exact_with_stabilizers(layernorm, base_scale):
 def test_base_scale_starts_as_identity_and_shrinks_entropy():
     pol = FlowPolicy(4, 2, base_scale=True)
     assert torch.equal(pol.base_log_std, torch.zeros(2))
-    h0 = pol.entropy(torch.randn(4000, 4)).mean()
+    h0 = pol.entropy(torch.randn(4000, 4)).mean().item()
     with torch.no_grad():
         pol.base_log_std.fill_(-1.0)
-    h1 = pol.entropy(torch.randn(4000, 4)).mean()
+    h1 = pol.entropy(torch.randn(4000, 4)).mean().item()
     assert h1 == pytest.approx(h0 - 2.0, abs=0.1)  # H shifts by sum(log sigma) = -2
 
 
