@@ -61,3 +61,28 @@ def test_log_ratio_clamp_bounds_loss_and_gradient():
     assert lr2.grad[0] == 0.0  # clamped sample no longer pulls
     same = clipped_surrogate(adv, torch.tensor([0.1, -0.1]), 0.2, log_ratio_clamp=1.0)
     assert same == clipped_surrogate(adv, torch.tensor([0.1, -0.1]), 0.2)
+
+
+def test_flow_lr_scale_and_grad_clip(tmp_path):
+    import numpy as np
+
+    from nfpo.config import TrainConfig
+    from nfpo.runner import Trainer
+
+    cfg = TrainConfig()
+    cfg.env.id, cfg.env.num_envs = "nfpo/PointReach-v0", 2
+    cfg.ppo.num_steps, cfg.ppo.num_minibatches, cfg.ppo.num_epochs = 64, 2, 1
+    cfg.ppo.flow_lr_scale, cfg.ppo.flow_max_grad_norm = 0.1, 1e-3
+    cfg.ppo.lr_schedule = "constant"
+    cfg.run.run_dir = str(tmp_path)
+    tr = Trainer(cfg)
+    lrs = sorted(g["lr"] for g in tr.ppo.optimizer.param_groups)
+    assert lrs == pytest.approx([3e-5, 3e-4])
+    flow_ids = {id(p) for p in tr.agent.policy.flow.parameters()}
+    assert {id(p) for p in tr.ppo.flow_params} == flow_ids
+    before = [p.detach().clone() for p in tr.ppo.flow_params]
+    obs, _ = tr.envs.reset(seed=0)
+    tr._rollout(obs, np.zeros(2), np.zeros(2, dtype=np.int64))
+    tr.ppo.update(tr.storage)
+    assert any(not torch.equal(a, b) for a, b in zip(before, tr.ppo.flow_params, strict=True))
+    tr.envs.close()

@@ -55,14 +55,24 @@ class PPO:
         self.generator = generator
         self.params = list(policy.parameters()) + list(critic.parameters())
         self.groups = module_groups(policy, critic)
-        self.optimizer = torch.optim.Adam(self.params, lr=cfg.learning_rate, eps=cfg.adam_eps)
+        # stabilizer: the flow's own parameters (all policy parameters except a Gaussian's) may
+        # get a smaller learning rate (flow_lr_scale) and their own grad-norm clip
+        self.flow_params = [p for n, p in policy.named_parameters()
+                            if n.split(".")[0] in ("flow", "encoder", "base_log_std")]
+        flow_ids = {id(p) for p in self.flow_params}
+        rest = [p for p in self.params if id(p) not in flow_ids]
+        groups = [{"params": rest, "lr_scale": 1.0}]
+        if self.flow_params:
+            groups.append({"params": self.flow_params, "lr_scale": cfg.flow_lr_scale})
+        self.optimizer = torch.optim.Adam(groups, lr=cfg.learning_rate, eps=cfg.adam_eps)
         self.lr = cfg.learning_rate
+        self._set_lr(self.lr)
         self.updates_done = 0
 
     def _set_lr(self, lr: float) -> None:
         self.lr = lr
         for g in self.optimizer.param_groups:
-            g["lr"] = lr
+            g["lr"] = lr * g["lr_scale"]
 
     def update(self, storage: RolloutStorage) -> dict[str, float]:
         """Run ``num_epochs`` epochs of minibatch updates on a filled storage; return metrics."""
@@ -120,6 +130,8 @@ class PPO:
                     bad = [k for k, v in norms.items() if not math.isfinite(v) and k != "total"]
                     raise DivergenceError(f"non-finite gradient in {bad} at update "
                                           f"{self.updates_done}")
+                if cfg.flow_max_grad_norm is not None and self.flow_params:
+                    nn.utils.clip_grad_norm_(self.flow_params, cfg.flow_max_grad_norm)
                 nn.utils.clip_grad_norm_(self.params, cfg.max_grad_norm)
                 self.optimizer.step()
 
