@@ -3,7 +3,8 @@
 ONNX Runtime (through ``nfpo.deploy.Policy.act``, i.e. what a robot loop calls, and the bare
 ``session.run``) and TorchScript (traced module under ``torch.inference_mode``), flow vs
 Gaussian, for a Hopper-sized and a Go1-sized policy. Weights are random (latency does not
-depend on their values). Rounds interleave the models; median and p99 over all calls.
+depend on their values). Blocks of 50 calls cycle through the models (so machine noise hits
+all of them alike); median and p99 over all calls.
 
     python benchmarks/deploy/run.py --calls 3000 --rounds 3
 """
@@ -36,9 +37,14 @@ SIZES = {
 }
 
 
-def build(kind: str, obs: int, act: int, g_hidden: tuple, f_hidden: tuple) -> PolicyGraph:
+KINDS = {"gaussian": ("gaussian", 4), "flow": ("flow", 4), "flow (2 layers)": ("flow", 2)}
+
+
+def build(name: str, obs: int, act: int, g_hidden: tuple, f_hidden: tuple) -> PolicyGraph:
+    kind, layers = KINDS[name]
     cfg = TrainConfig()
     cfg.policy.kind, cfg.policy.actor_hidden, cfg.policy.flow_hidden = kind, g_hidden, f_hidden
+    cfg.policy.flow_layers = layers
     agent = Agent(cfg, obs, act)
     gen = torch.Generator().manual_seed(0)
     with torch.no_grad():
@@ -48,8 +54,6 @@ def build(kind: str, obs: int, act: int, g_hidden: tuple, f_hidden: tuple) -> Po
 
 
 def timed(fn, calls: int) -> list[float]:
-    for _ in range(100):
-        fn()
     out = []
     for _ in range(calls):
         t = time.perf_counter_ns()
@@ -68,13 +72,14 @@ def main() -> None:
     runners = {}
     params = {}
     for size, (obs, act, gh, fh) in SIZES.items():
-        for kind in ("gaussian", "flow"):
+        for kind in KINDS:
             graph = build(kind, obs, act, gh, fh)
             params[(size, kind)] = sum(p.numel() for p in graph.policy.parameters())
             meta = {"obs_dim": obs, "act_dim": act, "stochastic": False,
                     "action_low": [-1.0] * act, "action_high": [1.0] * act}
-            onnx_path = export_graph(graph, "onnx", tmp / f"{kind}{obs}.onnx", meta)
-            ts_path = export_graph(graph, "torchscript", tmp / f"{kind}{obs}.pt", meta)
+            stem = f"{kind.replace(' ', '_').replace('(', '').replace(')', '')}{obs}"
+            onnx_path = export_graph(graph, "onnx", tmp / f"{stem}.onnx", meta)
+            ts_path = export_graph(graph, "torchscript", tmp / f"{stem}.pt", meta)
             pol = Policy.load(onnx_path)
             x = np.random.default_rng(0).normal(size=obs).astype(np.float32)
             xb = x.reshape(1, -1)
@@ -90,9 +95,12 @@ def main() -> None:
                 lambda s=pol.session, xb=xb: s.run(None, {"obs": xb})
             runners[(size, kind, "torchscript")] = ts_call
     samples: dict[tuple, list[float]] = {k: [] for k in runners}
-    for _ in range(args.rounds):
+    for fn in runners.values():  # warm-up
+        timed(fn, 200)
+    # blocks of 50 calls cycle through all models, so machine noise hits them alike
+    for _ in range(args.rounds * args.calls // 50):
         for k, fn in runners.items():
-            samples[k] += timed(fn, args.calls)
+            samples[k] += timed(fn, 50)
     rows = []
     for (size, kind, rt), lat in samples.items():
         rows.append({"size": size, "policy": kind, "runtime": rt, "params": params[(size, kind)],
@@ -102,16 +110,15 @@ def main() -> None:
            "calls_per_round": args.calls, "rounds": args.rounds, "rows": rows}
     (HERE / "results.json").write_text(json.dumps(out, indent=2))
     lines = ["| size | runtime | gaussian median / p99 (us) | flow median / p99 (us) | "
-             "flow / gaussian (median) |", "|---|---|---|---|---|"]
+             "flow / gaussian | flow (2 layers) median / p99 (us) |", "|---|---|---|---|---|---|"]
     for size in SIZES:
         for rt in ("onnxruntime (Policy.act)", "onnxruntime (session.run)", "torchscript"):
-            g = next(r for r in rows if r["size"] == size and r["runtime"] == rt
-                     and r["policy"] == "gaussian")
-            f = next(r for r in rows if r["size"] == size and r["runtime"] == rt
-                     and r["policy"] == "flow")
+            g, f, f2 = (next(r for r in rows if r["size"] == size and r["runtime"] == rt
+                             and r["policy"] == k) for k in KINDS)
             lines.append(f"| {size} | {rt} | {g['median_us']:.0f} / {g['p99_us']:.0f} | "
                          f"{f['median_us']:.0f} / {f['p99_us']:.0f} | "
-                         f"{f['median_us'] / g['median_us']:.2f} |")
+                         f"{f['median_us'] / g['median_us']:.2f} | "
+                         f"{f2['median_us']:.0f} / {f2['p99_us']:.0f} |")
     (HERE / "table.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
