@@ -245,7 +245,7 @@ class RunConfig:
         _check(self.keep_checkpoints >= 1, "keep_checkpoints", self.keep_checkpoints, ">= 1")
         _check(self.torch_threads >= 1, "torch_threads", self.torch_threads, ">= 1")
         _check(self.eval_episodes >= 0, "eval_episodes", self.eval_episodes, ">= 0")
-        from nfpo.algo.diagnostics import DivergenceGuard
+        from nfpo.guard import DivergenceGuard
 
         DivergenceGuard(self.guard)
 

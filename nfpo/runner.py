@@ -20,7 +20,7 @@ import torch
 from nfpo import __version__
 from nfpo.agent import Agent
 from nfpo.algo import PPO
-from nfpo.algo.diagnostics import DivergenceGuard, rollout_stats
+from nfpo.algo.diagnostics import rollout_stats
 from nfpo.checkpoint import (
     atomic_write_text,
     flatten_optimizer,
@@ -32,6 +32,7 @@ from nfpo.config import TrainConfig
 from nfpo.envs import env_spec, make_vec_env, parse_perturb
 from nfpo.envs.state import UnsupportedEnvState, get_env_state, set_env_state
 from nfpo.errors import CheckpointError, DivergenceError
+from nfpo.guard import DivergenceGuard
 from nfpo.logger import MetricsLogger, truncate_metrics
 from nfpo.normalization import RewardScaler
 from nfpo.progress import Progress

@@ -6,9 +6,10 @@ import pytest
 import torch
 
 from nfpo.agent import load_run
-from nfpo.algo.diagnostics import DivergenceGuard, UpdateStats, rollout_stats
+from nfpo.algo.diagnostics import UpdateStats, rollout_stats
 from nfpo.config import TrainConfig
 from nfpo.errors import ConfigError, DivergenceError
+from nfpo.guard import DivergenceGuard
 from nfpo.logger import read_metrics
 from nfpo.runner import Trainer
 

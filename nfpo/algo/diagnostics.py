@@ -1,19 +1,16 @@
-"""Per-update diagnostics of policy optimization and the divergence guard.
+"""Per-update diagnostics of policy optimization.
 
 ``UpdateStats`` accumulates what one PPO update sees (log-ratios of every minibatch, KL, clip
 fraction, gradient norms per module) and summarises it; ``rollout_stats`` describes the data
-the policy produced; ``DivergenceGuard`` stops a run when a metric leaves its allowed range.
+the policy produced. The divergence guard is ``nfpo.guard.DivergenceGuard``.
 """
 
 from __future__ import annotations
 
 import math
-import re
 
 import torch
 from torch import Tensor, nn
-
-from nfpo.errors import ConfigError, DivergenceError
 
 
 def grad_norms(named: dict[str, list[nn.Parameter]]) -> dict[str, float]:
@@ -75,34 +72,3 @@ def rollout_stats(log_probs: Tensor, actions: Tensor, action_bound: str) -> dict
             "rollout/log_prob_max": log_probs.max().item(),
             "rollout/action_abs_max": actions.abs().max().item(),
             "rollout/saturated_fraction": sat.float().mean().item()}
-
-
-_BOUND = re.compile(r"^\s*([\w/.\-]+)\s*([<>])\s*([-+0-9.eE]+|inf|-inf)\s*$")
-
-
-class DivergenceGuard:
-    """Bounds on logged metrics, e.g. ``"policy/log_ratio_min>-20,flow/logdet_max<30"``.
-
-    ``check(metrics, update)`` raises ``DivergenceError`` naming the first metric that is NaN
-    or outside its bound. An empty spec only checks nothing (NaN/Inf in losses, gradients and
-    parameters are always fatal elsewhere)."""
-
-    def __init__(self, spec: str = "") -> None:
-        self.bounds: list[tuple[str, str, float]] = []
-        for item in filter(None, (s.strip() for s in spec.split(","))):
-            m = _BOUND.match(item)
-            if not m:
-                raise ConfigError(f"invalid guard bound {item!r}: expected METRIC<VALUE or "
-                                  "METRIC>VALUE, e.g. policy/log_ratio_min>-20")
-            self.bounds.append((m.group(1), m.group(2), float(m.group(3))))
-
-    def check(self, metrics: dict[str, float], update: int) -> None:
-        for key, op, value in self.bounds:
-            if key not in metrics:
-                raise DivergenceError(f"guard metric {key!r} is not logged; logged metrics: "
-                                      f"{', '.join(sorted(metrics))}")
-            x = metrics[key]
-            ok = (x < value) if op == "<" else (x > value)
-            if not ok:  # NaN fails both comparisons
-                raise DivergenceError(f"divergence guard: {key}={x:.4g} violates {key}{op}"
-                                      f"{value:g} at update {update}")
