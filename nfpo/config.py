@@ -171,6 +171,11 @@ class PPOConfig:
     norm_adv: bool = True
     """normalize advantages per minibatch."""
     ent_coef: float = 0.0
+    target_entropy: float | None = None
+    """stabilizer: adapt the entropy coefficient so that the policy's (Monte-Carlo) entropy
+    tracks this target (nats, whole action); ent_coef is then only the initial value."""
+    entropy_lr: float = 0.05
+    """step size of the target-entropy controller on log(ent_coef)."""
     vf_coef: float = 0.5
     max_grad_norm: float = 0.5
     flow_lr_scale: float = 1.0
@@ -200,6 +205,9 @@ class PPOConfig:
         _check(self.clip_coef > 0, "clip_coef", self.clip_coef, "a number > 0")
         _check(self.ent_coef >= 0, "ent_coef", self.ent_coef, "a number >= 0")
         _check(self.vf_coef >= 0, "vf_coef", self.vf_coef, "a number >= 0")
+        _check(self.target_entropy is None or math.isfinite(self.target_entropy),
+               "target_entropy", self.target_entropy, "a finite number or None")
+        _check(self.entropy_lr > 0, "entropy_lr", self.entropy_lr, "a number > 0")
         _check(self.max_grad_norm > 0, "max_grad_norm", self.max_grad_norm, "a number > 0")
         _check(self.target_kl is None or self.target_kl > 0, "target_kl", self.target_kl,
                "a number > 0 or None")

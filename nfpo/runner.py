@@ -104,7 +104,8 @@ class Trainer:
             "global_step": self.global_step, "update": self.update_idx,
             "wall_time": self.wall_time, "episodes": self.episodes,
             "recent_returns": list(self.recent_returns),
-            "ppo": {"lr": self.ppo.lr, "updates_done": self.ppo.updates_done, **opt_meta},
+            "ppo": {"lr": self.ppo.lr, "updates_done": self.ppo.updates_done,
+                    "log_alpha": self.ppo.log_alpha, **opt_meta},
             "reward_scaler": self.reward_scaler.state_dict(),
             "rng_numpy": _np_rng_state(), "rng_python": _py_rng_state(),
             "loop": self._loop_state(),
@@ -152,7 +153,9 @@ class Trainer:
         self.ppo.optimizer.load_state_dict(unflatten_optimizer(tensors, ppo_state))
         self.ppo.load_state_dict({"optimizer": self.ppo.optimizer.state_dict(),
                                   "lr": ppo_state["lr"],
-                                  "updates_done": ppo_state["updates_done"]})
+                                  "updates_done": ppo_state["updates_done"],
+                                  "log_alpha": ppo_state.get("log_alpha",
+                                                             self.ppo.log_alpha)})
         self.reward_scaler.load_state_dict(state["reward_scaler"])
         self.global_step, self.update_idx = state["global_step"], state["update"]
         self.wall_time, self.episodes = state["wall_time"], state["episodes"]

@@ -67,6 +67,7 @@ class PPO:
         self.optimizer = torch.optim.Adam(groups, lr=cfg.learning_rate, eps=cfg.adam_eps)
         self.lr = cfg.learning_rate
         self._set_lr(self.lr)
+        self.log_alpha = math.log(cfg.ent_coef if cfg.ent_coef > 0 else 1e-3)
         self.updates_done = 0
 
     def _set_lr(self, lr: float) -> None:
@@ -116,8 +117,9 @@ class PPO:
                     v_loss = 0.5 * (value - mb.returns).pow(2).mean()
 
                 loss = pg_loss + cfg.vf_coef * v_loss
-                if cfg.ent_coef > 0:  # the flow's entropy is a Monte-Carlo estimate: one pass
-                    loss = loss - cfg.ent_coef * self.policy.entropy(mb.obs).mean()
+                ent_coef = self.ent_coef
+                if ent_coef > 0:  # the flow's entropy is a Monte-Carlo estimate: one pass
+                    loss = loss - ent_coef * self.policy.entropy(mb.obs).mean()
                 if not torch.isfinite(loss):
                     raise DivergenceError(
                         f"non-finite loss at update {self.updates_done} "
@@ -150,8 +152,11 @@ class PPO:
             var_y = full.returns.var()
             ev = 1.0 - (full.returns - full.values).var() / var_y if var_y > 0 else torch.nan
             entropy = self.policy.entropy(full.obs).mean().item()
+        if cfg.target_entropy is not None:
+            self.update_entropy_coef(entropy)
         metrics.update({
             "policy/entropy": entropy,
+            "policy/ent_coef": self.ent_coef,
             "policy/ratio_error_at_start": ratio_err,
             "train/learning_rate": self.lr,
             "train/early_stop": early_stop,
@@ -160,11 +165,26 @@ class PPO:
         })
         return metrics
 
+    @property
+    def ent_coef(self) -> float:
+        """The entropy coefficient: ``ent_coef``, or exp(log_alpha) under a target entropy."""
+        return math.exp(self.log_alpha) if self.cfg.target_entropy is not None \
+            else self.cfg.ent_coef
+
+    def update_entropy_coef(self, entropy: float) -> None:
+        """Target-entropy controller (stabilizer against entropy/volume collapse), a dual step:
+        log_alpha += entropy_lr * (target - H), clamped to alpha in [1e-6, 1]. The coefficient
+        grows while the (Monte-Carlo) entropy is below target. Cost: the entropy pass per
+        minibatch once alpha > 0."""
+        step = self.cfg.entropy_lr * (self.cfg.target_entropy - entropy)
+        self.log_alpha = min(max(self.log_alpha + step, math.log(1e-6)), 0.0)
+
     def state_dict(self) -> dict:
         return {"optimizer": self.optimizer.state_dict(), "lr": self.lr,
-                "updates_done": self.updates_done}
+                "updates_done": self.updates_done, "log_alpha": self.log_alpha}
 
     def load_state_dict(self, state: dict) -> None:
         self.optimizer.load_state_dict(state["optimizer"])
         self._set_lr(state["lr"])
         self.updates_done = state["updates_done"]
+        self.log_alpha = state.get("log_alpha", self.log_alpha)
