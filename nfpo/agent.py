@@ -26,6 +26,8 @@ class Agent(nn.Module):
         self.normalize_obs = cfg.env.normalize_obs
         self.obs_norm = RunningNorm(obs_dim, clip=cfg.env.clip_obs)
         self.policy = make_policy(cfg.policy, obs_dim, act_dim)
+        if cfg.policy.policy_float64:
+            self.policy.double()
         self.critic = make_critic(cfg.policy, obs_dim)
 
     def norm(self, obs: Tensor) -> Tensor:

@@ -134,6 +134,9 @@ class PolicyConfig:
     """soft bound b of the coupling log-scale, s = b tanh(s/b) (policy=flow)."""
     flow_layernorm: bool = False
     """stabilizer: LayerNorm in the coupling conditioners."""
+    policy_float64: bool = False
+    """stabilizer: keep the actor in float64 so log-probs (and PPO ratios) carry no float32
+    round-off; inputs and outputs stay float32."""
     flow_base_scale: bool = False
     """stabilizer: learned state-independent base log-std under the flow (flow as residual)."""
 

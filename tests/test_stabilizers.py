@@ -113,3 +113,30 @@ def test_target_entropy_controller_moves_the_right_way(tmp_path):
     tr.ppo.update_entropy_coef(entropy=-1e9)
     assert tr.ppo.ent_coef <= 1.0  # clamped
     tr.envs.close()
+
+
+@pytest.mark.parametrize("kind", ["flow", "gaussian"])
+def test_policy_float64(tmp_path, kind):
+    import numpy as np
+
+    from nfpo.config import TrainConfig
+    from nfpo.export import export_run
+    from nfpo.runner import Trainer
+
+    cfg = TrainConfig()
+    cfg.env.id, cfg.env.num_envs = "nfpo/PointReach-v0", 2
+    cfg.policy.kind, cfg.policy.policy_float64 = kind, True
+    cfg.ppo.num_steps, cfg.ppo.num_minibatches, cfg.ppo.num_epochs = 64, 2, 2
+    cfg.run.total_steps, cfg.run.run_dir = 512, str(tmp_path)
+    cfg.run.progress, cfg.run.tensorboard, cfg.run.eval_episodes = False, False, 2
+    tr = Trainer(cfg)
+    assert tr.agent.policy.compute_dtype == torch.float64
+    obs = torch.randn(8, 4)
+    u, logp = tr.agent.policy.sample(obs)
+    assert u.dtype == logp.dtype == torch.float32
+    tr.train()
+    from nfpo.logger import read_metrics
+
+    assert max(read_metrics(tmp_path)["policy/ratio_error_at_start"]) < 1e-4
+    assert export_run(tmp_path, "onnx")["max_abs_diff"] < 1e-5
+    assert np.isfinite(read_metrics(tmp_path)["loss/policy"]).all()

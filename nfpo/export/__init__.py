@@ -122,6 +122,7 @@ def export_run(run_dir: Path | str, fmt: ExportFormat = "onnx", stochastic: bool
         raise ExportError(f"invalid format={fmt!r}: expected one of {', '.join(FORMATS)}")
     run_dir = Path(run_dir)
     cfg, agent, state = load_run(run_dir)
+    agent.policy.float()  # artefacts are float32 end to end (a float64 actor is rounded)
     spec = json.loads((run_dir / "config.json").read_text())["env_spec"]
     obs_dim, act_dim = int(spec["obs_dim"]), int(spec["act_dim"])
     graph = PolicyGraph(agent, spec["action_low"], spec["action_high"], stochastic).eval()

@@ -69,25 +69,35 @@ class Policy(nn.Module):
         """Env-facing action in [-1, 1]^D."""
         return torch.tanh(u) if self.action_bound == "tanh" else u.clamp(-1.0, 1.0)
 
+    # Public methods compute in the dtype of the policy's parameters (float64 if the policy
+    # was converted with ``.double()``: the ``--policy-float64`` stabilizer) and return
+    # results in the dtype of the observation.
+    @property
+    def compute_dtype(self) -> torch.dtype:
+        return next(self.parameters()).dtype
+
     def sample(self, obs: Tensor) -> tuple[Tensor, Tensor]:
         """(u, log pi): sample a pre-squash action and its log-probability in one pass."""
-        u, logp = self.rsample_raw(obs)
-        return u, self._bound_log_prob(u, logp)
+        u, logp = self.rsample_raw(obs.to(self.compute_dtype))
+        return u.to(obs.dtype), self._bound_log_prob(u, logp).to(obs.dtype)
 
     def log_prob(self, obs: Tensor, u: Tensor) -> Tensor:
         """log pi of stored pre-squash actions ``u``."""
-        return self._bound_log_prob(u, self.log_prob_raw(obs, u))
+        dt = self.compute_dtype
+        u = u.to(dt)
+        return self._bound_log_prob(u, self.log_prob_raw(obs.to(dt), u)).to(obs.dtype)
 
     def entropy(self, obs: Tensor) -> Tensor:
         """Entropy of the policy: closed form or Monte-Carlo (see subclasses); ``[B]``."""
+        x = obs.to(self.compute_dtype)
         if self.action_bound == "tanh":
-            u, logp = self.rsample_raw(obs)
-            return -(logp - tanh_log_abs_det(u))
-        return self.entropy_raw(obs)
+            u, logp = self.rsample_raw(x)
+            return (-(logp - tanh_log_abs_det(u))).to(obs.dtype)
+        return self.entropy_raw(x).to(obs.dtype)
 
     def deterministic(self, obs: Tensor) -> Tensor:
         """Deterministic env-facing action in [-1, 1]^D."""
-        return self.to_action(self.mode_raw(obs))
+        return self.to_action(self.mode_raw(obs.to(self.compute_dtype))).to(obs.dtype)
 
     def _bound_log_prob(self, u: Tensor, logp: Tensor) -> Tensor:
         return logp - tanh_log_abs_det(u) if self.action_bound == "tanh" else logp

@@ -87,6 +87,7 @@ class FlowPolicy(Policy):
     @torch.no_grad()
     def diagnostics(self, obs: Tensor) -> dict[str, float]:
         """log|det J| of the forward pass on fresh samples: total and per layer (mean/min/max)."""
+        obs = obs.to(self.compute_dtype)
         h = self.encoder(obs)
         z = torch.randn(obs.shape[0], self.act_dim, dtype=obs.dtype, device=obs.device)
         _, per_layer = self.flow.forward_layers(self._base(z)[0], h)
