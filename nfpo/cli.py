@@ -36,6 +36,11 @@ def train(
 
     if resume is not None:
         explicit = any(a == "--total-steps" or a.startswith("--total-steps=") for a in sys.argv)
+        ignored = [a.split("=")[0] for a in sys.argv if a.startswith("--")
+                   and a.split("=")[0] not in ("--resume", "--total-steps")]
+        if ignored:
+            console.print(f"[yellow]note:[/yellow] resuming with the run's saved config; "
+                          f"ignored: {' '.join(ignored)} (only --total-steps applies)")
         trainer = Trainer.resume(Path(resume), cfg.run.total_steps if explicit else None)
     else:
         trainer = Trainer(cfg)
