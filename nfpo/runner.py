@@ -80,6 +80,7 @@ class Trainer:
         self.recent_returns: deque[float] = deque(maxlen=20)
         self._stop_signal: int | None = None
         self._restored: dict[str, Any] | None = None  # env states etc. from a checkpoint
+        self._obs: np.ndarray | None = None  # next observation, set by train()
         self.guard = DivergenceGuard(cfg.run.guard)
 
     # --- persistence ----------------------------------------------------------------------
@@ -104,8 +105,8 @@ class Trainer:
             "global_step": self.global_step, "update": self.update_idx,
             "wall_time": self.wall_time, "episodes": self.episodes,
             "recent_returns": list(self.recent_returns),
-            "ppo": {"lr": self.ppo.lr, "updates_done": self.ppo.updates_done,
-                    "log_alpha": self.ppo.log_alpha, **opt_meta},
+            "ppo": {**{k: v for k, v in self.ppo.state_dict().items() if k != "optimizer"},
+                    **opt_meta},
             "reward_scaler": self.reward_scaler.state_dict(),
             "rng_numpy": _np_rng_state(), "rng_python": _py_rng_state(),
             "loop": self._loop_state(),
@@ -116,7 +117,7 @@ class Trainer:
     def _loop_state(self) -> dict[str, Any] | None:
         """Next observation, running episode stats and every env's exact state, or None if an
         env's state cannot be saved (resume then restarts the envs from a reset)."""
-        if getattr(self, "_obs", None) is None:
+        if self._obs is None:
             return None
         try:
             envs = [get_env_state(e) for e in self.envs.envs]
@@ -150,12 +151,8 @@ class Trainer:
     def _restore(self, tensors: dict[str, torch.Tensor], state: dict[str, Any]) -> None:
         self.agent.load_tensors(tensors)
         ppo_state = state["ppo"]
-        self.ppo.optimizer.load_state_dict(unflatten_optimizer(tensors, ppo_state))
-        self.ppo.load_state_dict({"optimizer": self.ppo.optimizer.state_dict(),
-                                  "lr": ppo_state["lr"],
-                                  "updates_done": ppo_state["updates_done"],
-                                  "log_alpha": ppo_state.get("log_alpha",
-                                                             self.ppo.log_alpha)})
+        self.ppo.load_state_dict({**ppo_state,
+                                  "optimizer": unflatten_optimizer(tensors, ppo_state)})
         self.reward_scaler.load_state_dict(state["reward_scaler"])
         self.global_step, self.update_idx = state["global_step"], state["update"]
         self.wall_time, self.episodes = state["wall_time"], state["episodes"]

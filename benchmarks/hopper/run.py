@@ -21,24 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
+from nfpo.envs import random_action_rate
+
 HERE = Path(__file__).resolve().parent
 RUNS = HERE / "runs"
 ENV, STEPS, NUM_ENVS = "Hopper-v5", 1_000_000, 4
-
-
-def raw_sim_rate(num_envs: int = NUM_ENVS, steps: int = 5000) -> float:
-    """Env steps/s of a SyncVectorEnv with random actions (no policy, no learning)."""
-    from nfpo.envs import make_vec_env
-
-    envs = make_vec_env(ENV, num_envs)
-    envs.reset(seed=0)
-    envs.action_space.seed(0)
-    t = time.perf_counter()
-    for _ in range(steps // num_envs):
-        envs.step(envs.action_space.sample())
-    rate = steps / (time.perf_counter() - t)
-    envs.close()
-    return rate
 
 
 def run_one(policy: str, seed: int, steps: int) -> dict:
@@ -122,7 +109,7 @@ def main() -> None:
         summarize(None)
         return
     RUNS.mkdir(parents=True, exist_ok=True)
-    rate = raw_sim_rate()
+    rate = random_action_rate(ENV, NUM_ENVS, 5000)
     print(f"raw simulator rate ({NUM_ENVS} envs, random actions): {rate:.0f} steps/s", flush=True)
     jobs = [(p, s) for s in args.seeds for p in args.policies]
     with ThreadPoolExecutor(args.jobs) as pool:

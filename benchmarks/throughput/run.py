@@ -22,23 +22,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from nfpo.envs import random_action_rate
+
 HERE = Path(__file__).resolve().parent
 CONFIGS = {"gaussian": ["--policy", "gaussian"], "flow": ["--policy", "flow"],
            "gaussian --compile": ["--policy", "gaussian", "--compile"],
            "flow --compile": ["--policy", "flow", "--compile"]}
-
-
-def raw_rate(num_envs: int = 4, steps: int = 8000) -> float:
-    from nfpo.envs import make_vec_env
-
-    envs = make_vec_env("Hopper-v5", num_envs)
-    envs.reset(seed=0)
-    envs.action_space.seed(0)
-    t = time.perf_counter()
-    for _ in range(steps // num_envs):
-        envs.step(envs.action_space.sample())
-    envs.close()
-    return steps / (time.perf_counter() - t)
 
 
 def train_rate(flags: list[str], updates: int) -> float:
@@ -61,7 +50,7 @@ def main() -> None:
     rates: dict[str, list[float]] = {k: [] for k in CONFIGS}
     sims = []
     for _ in range(args.rounds):
-        sims.append(raw_rate())
+        sims.append(random_action_rate("Hopper-v5", 4, 8000))
         for name, flags in CONFIGS.items():
             rates[name].append(train_rate(flags, args.updates))
             print(name, f"{rates[name][-1]:.0f} steps/s", flush=True)

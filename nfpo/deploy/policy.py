@@ -85,6 +85,9 @@ class Policy:
 
     def sample(self, obs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Sample an action: noise ~ N(0, I) drawn from ``rng``."""
+        if not self.stochastic:
+            raise DeployError("this artefact is deterministic; export with --stochastic")
         x, single = self._prep(obs)
-        out = self.act_with_noise(x, rng.standard_normal((x.shape[0], self.act_dim)))
+        z = rng.standard_normal((x.shape[0], self.act_dim)).astype(np.float32)
+        out = self._run({"obs": x, "noise": z})
         return out[0] if single else out

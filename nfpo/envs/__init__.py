@@ -1,9 +1,10 @@
 """Environment creation. Knows nothing about policies. Importing it registers ``nfpo/`` tasks."""
 
-from nfpo.envs.make import EnvSpec, env_spec, make_env, make_vec_env
+from nfpo.envs.make import EnvSpec, env_spec, make_env, make_vec_env, random_action_rate
 from nfpo.envs.perturb import PerturbConfig, parse_perturb
 from nfpo.envs.toy import register_toy_envs
 
 register_toy_envs()
 
-__all__ = ["EnvSpec", "PerturbConfig", "env_spec", "make_env", "make_vec_env", "parse_perturb"]
+__all__ = ["EnvSpec", "PerturbConfig", "env_spec", "make_env", "make_vec_env", "parse_perturb",
+           "random_action_rate"]

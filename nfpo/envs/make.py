@@ -8,6 +8,7 @@ final observation in ``info["final_obs"]`` so the trainer can bootstrap truncate
 from __future__ import annotations
 
 import difflib
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,3 +88,17 @@ def make_vec_env(env_id: str, num_envs: int, env_kwargs: dict[str, Any] | None =
     make_env(env_id, env_kwargs, perturb).close()  # fail fast with a clear message
     fns = [lambda: make_env(env_id, env_kwargs, perturb) for _ in range(num_envs)]
     return gym.vector.SyncVectorEnv(fns, autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
+
+
+def random_action_rate(env_id: str, num_envs: int, steps: int, seed: int = 0) -> float:
+    """Raw simulator throughput: env steps/s of ``make_vec_env`` with random actions (no
+    policy, no learning), the baseline that trainer overhead is measured against."""
+    envs = make_vec_env(env_id, num_envs)
+    envs.reset(seed=seed)
+    envs.action_space.seed(seed)
+    t = time.perf_counter()
+    for _ in range(steps // num_envs):
+        envs.step(envs.action_space.sample())
+    rate = steps / (time.perf_counter() - t)
+    envs.close()
+    return rate
