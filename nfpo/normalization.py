@@ -12,6 +12,15 @@ import torch
 from torch import Tensor, nn
 
 
+def merge_moments(mean, var, count, b_mean, b_var, b_count):  # noqa: ANN001, ANN201
+    """Merge running (mean, var, count) with a batch's (Chan et al. parallel formula). Works
+    on floats and tensors alike; returns the new (mean, var, count)."""
+    delta = b_mean - mean
+    total = count + b_count
+    m2 = var * count + b_var * b_count + delta * delta * count * b_count / total
+    return mean + delta * b_count / total, m2 / total, total
+
+
 class RunningNorm(nn.Module):
     """y = clip((x - mean) / sqrt(var + eps), -clip, clip) with running mean/var over a batch axis.
 
@@ -30,12 +39,10 @@ class RunningNorm(nn.Module):
     def update(self, x: Tensor) -> None:
         x = x.to(torch.float64).reshape(-1, self.mean.numel())
         b_mean, b_var, b_count = x.mean(0), x.var(0, unbiased=False), x.shape[0]
-        delta = b_mean - self.mean
-        total = self.count + b_count
-        self.mean += delta * b_count / total
-        m2 = self.var * self.count + b_var * b_count + delta.pow(2) * self.count * b_count / total
-        self.var.copy_(m2 / total)
-        self.count.fill_(total.item())
+        mean, var, count = merge_moments(self.mean, self.var, self.count, b_mean, b_var, b_count)
+        self.mean.copy_(mean)
+        self.var.copy_(var)
+        self.count.copy_(count)
 
     def forward(self, x: Tensor) -> Tensor:
         mean = self.mean.to(x.dtype)
@@ -59,11 +66,8 @@ class RewardScaler:
 
     def _update(self, x: np.ndarray) -> None:
         b_mean, b_var, b_count = float(x.mean()), float(x.var()), x.size
-        delta = b_mean - self.mean
-        total = self.count + b_count
-        self.mean += delta * b_count / total
-        m2 = self.var * self.count + b_var * b_count + delta**2 * self.count * b_count / total
-        self.var, self.count = m2 / total, total
+        self.mean, self.var, self.count = merge_moments(self.mean, self.var, self.count,
+                                                        b_mean, b_var, b_count)
 
     def state_dict(self) -> dict:
         return {"returns": self.returns.tolist(), "mean": self.mean, "var": self.var,
