@@ -226,6 +226,11 @@ class Trainer:
                     print(f"\nstopped by signal {self._stop_signal}: checkpoint {path}\n"
                           f"resume with: nfpo train --resume {self.run_dir}", file=sys.stderr)
                     raise SystemExit(130)
+        except DivergenceError as e:  # leave a machine-readable record (bench reports count it)
+            atomic_write_text(self.run_dir / "failure.json", json.dumps(
+                {"kind": "divergence", "error": str(e), "update": self.update_idx,
+                 "global_step": self.global_step}, indent=2))
+            raise
         finally:
             progress.close()
             logger.close()
@@ -238,6 +243,7 @@ class Trainer:
                    "final_return_recent": float(np.mean(self.recent_returns))
                    if self.recent_returns else None}
         atomic_write_text(self.run_dir / "summary.json", json.dumps(summary, indent=2))
+        (self.run_dir / "failure.json").unlink(missing_ok=True)  # a resumed run that finished
         return self.run_dir
 
     def _rollout(self, obs: np.ndarray, ep_ret: np.ndarray, ep_len: np.ndarray

@@ -1,0 +1,198 @@
+"""Benchmark grids: spec expansion, local and Ray backends, resume, failure isolation, and the
+grid report with its statistics."""
+
+import csv
+import json
+import math
+
+import numpy as np
+import pytest
+
+from nfpo.bench.grid import read_index, run_grid
+from nfpo.bench.spec import GridSpec, check_flags, expand, load_spec
+from nfpo.errors import ConfigError
+from nfpo.report.grid import make_grid_report
+from nfpo.report.stats import bootstrap_ci, iqm, prob_improvement, prob_improvement_ci
+
+TINY = ("--num-steps 64 --num-envs 2 --num-minibatches 2 --num-epochs 2 --no-tensorboard "
+        "--no-report")
+BROKEN = "--policy flow --env-kwargs '{\"bogus\": 1}'"  # fails at env creation, every time
+
+
+def tiny_spec(arms: dict[str, str], total_steps: int = 512, seeds=(1,)) -> GridSpec:
+    return GridSpec(name="tiny", tasks=["nfpo/PointReach-v0"], seeds=list(seeds),
+                    total_steps=total_steps, args=TINY, arms=arms, eval_episodes=1)
+
+
+def test_expand_is_seed_major_with_job_flags():
+    spec = GridSpec(tasks=["Hopper-v5", "Walker2d-v5"], seeds=[1, 2], total_steps=1000,
+                    args="--learning-rate 1e-3",
+                    arms={"flow": "--policy flow", "g": "--policy gaussian"})
+    jobs = expand(spec)
+    assert len(jobs) == 8
+    assert [j.seed for j in jobs] == [1] * 4 + [2] * 4
+    assert jobs[0].id == "Hopper-v5__flow__s1"
+    assert jobs[0].flags == ("--learning-rate", "1e-3", "--policy", "flow", "--env",
+                             "Hopper-v5", "--seed", "1", "--total-steps", "1000",
+                             "--eval-episodes", "10")
+    assert len({j.id for j in jobs}) == 8
+    check_flags(jobs)  # all valid
+
+
+@pytest.mark.parametrize("data,needle", [
+    ({"taks": ["Hopper-v5"]}, "unknown key(s) ['taks']"),
+    ({"seeds": [1, 1]}, "duplicates"),
+    ({"seeds": []}, "non-empty list"),
+    ({"total_steps": 0}, "total_steps=0"),
+    ({"arms": {"a": "--policy flow --seed 3"}}, "reserved"),
+    ({"arms": {"bad name": "--policy flow"}}, "arm name"),
+    ({"policies": ["flow"], "arms": {"a": ""}}, "not both"),
+])
+def test_bad_spec_names_the_problem(data, needle):
+    with pytest.raises(ConfigError, match=None) as e:
+        GridSpec.from_dict(data)
+    assert needle in str(e.value)
+
+
+def test_bad_train_flag_is_caught_before_running(tmp_path):
+    jobs = expand(tiny_spec({"flow": "--policy flow --no-such-flag 3"}))
+    with pytest.raises(ConfigError, match="no-such-flag"):
+        check_flags(jobs)
+    jobs = expand(tiny_spec({"flow": "--policy flow --learning-rate -1"}))
+    with pytest.raises(ConfigError, match="learning_rate"):
+        check_flags(jobs)
+
+
+def test_load_spec_toml(tmp_path):
+    p = tmp_path / "g.toml"
+    p.write_text('name = "x"\ntasks = ["Hopper-v5"]\nseeds = [1, 2]\ntotal_steps = 100\n'
+                 'policies = ["flow", "gaussian"]\n')
+    spec = load_spec(p)
+    assert spec.arms == {"flow": "--policy flow", "gaussian": "--policy gaussian"}
+    (tmp_path / "bad.toml").write_text("name = [")
+    with pytest.raises(ConfigError, match="invalid TOML"):
+        load_spec(tmp_path / "bad.toml")
+
+
+def _launches(grid, job_id):
+    return (grid / "logs" / f"{job_id}.log").read_text().count("\n$ ")
+
+
+def test_local_grid_isolates_failures_skips_done_and_resumes(tmp_path):
+    grid = tmp_path / "grid"
+    spec = tiny_spec({"flow": "--policy flow", "gaussian": "--policy gaussian",
+                      "broken": BROKEN})
+    counts = run_grid(spec, grid, workers=2, retries=1, log=lambda s: None)
+    assert counts == {"done": 2, "diverged": 0, "failed": 1, "pending": 0}
+    index = read_index(grid)
+    broken = index["nfpo-PointReach-v0__broken__s1"]
+    assert broken["attempts"] == 2 and "bogus" in broken["error"]
+    for arm in ("flow", "gaussian"):
+        run = grid / "runs" / f"nfpo-PointReach-v0__{arm}__s1"
+        assert json.loads((run / "summary.json").read_text())["global_step"] == 512
+        assert (run / "eval.json").exists()
+
+    # same spec again: finished jobs are skipped (no new launch), the failed one is retried
+    run_grid(spec, grid, workers=2, retries=0, log=lambda s: None)
+    assert _launches(grid, "nfpo-PointReach-v0__flow__s1") == 1
+    assert _launches(grid, "nfpo-PointReach-v0__broken__s1") == 3
+
+    # a larger budget: the finished jobs resume from their checkpoints and are extended
+    spec.total_steps = 1024
+    run_grid(spec, grid, workers=2, retries=0, log=lambda s: None)
+    log = (grid / "logs" / "nfpo-PointReach-v0__flow__s1.log").read_text()
+    assert log.count("\n$ ") == 2 and "--resume" in log.split("\n$ ")[-1]
+    run = grid / "runs" / "nfpo-PointReach-v0__flow__s1"
+    assert json.loads((run / "summary.json").read_text())["global_step"] == 1024
+
+    # another setting for an existing job id is refused rather than mixed in
+    spec.args = TINY + " --learning-rate 1e-3"
+    with pytest.raises(ConfigError, match="other flags"):
+        run_grid(spec, grid, log=lambda s: None)
+
+
+def test_diverged_job_is_recorded_and_not_retried(tmp_path):
+    grid = tmp_path / "grid"
+    spec = tiny_spec({"div": "--policy flow --guard 'episode/length<0'"})
+    counts = run_grid(spec, grid, retries=2, log=lambda s: None)
+    assert counts["diverged"] == 1
+    rec = read_index(grid)["nfpo-PointReach-v0__div__s1"]
+    assert rec["attempts"] == 1 and "episode/length" in rec["error"]
+
+
+def test_ray_backend_runs_grid_and_retries(tmp_path):
+    ray = pytest.importorskip("ray", reason="Ray backend needs the optional extra nfpo[ray]")
+    grid = tmp_path / "grid"
+    spec = tiny_spec({"flow": "--policy flow", "broken": BROKEN})
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        counts = run_grid(spec, grid, backend="ray", retries=1, log=lambda s: None)
+    finally:
+        ray.shutdown()
+    assert counts == {"done": 1, "diverged": 0, "failed": 1, "pending": 0}
+    index = read_index(grid)
+    assert index["nfpo-PointReach-v0__broken__s1"]["attempts"] == 2
+    assert "bogus" in index["nfpo-PointReach-v0__broken__s1"]["error"]
+    assert (grid / "runs" / "nfpo-PointReach-v0__flow__s1" / "summary.json").exists()
+
+
+def _synthetic_grid(root, finals):
+    """A grid dir written by hand: ``finals[(task, arm)]`` = per-seed final returns."""
+    tasks = sorted({t for t, _ in finals})
+    arms = sorted({a for _, a in finals})
+    seeds = [1, 2, 3]
+    spec = GridSpec(name="syn", tasks=tasks, seeds=seeds, total_steps=3000,
+                    arms={a: f"--policy {a}" for a in arms})
+    jobs = {}
+    for (task, arm), values in finals.items():
+        for seed, final in zip(seeds, values, strict=True):
+            jid = f"{task}__{arm}__s{seed}"
+            run = root / "runs" / jid
+            run.mkdir(parents=True)
+            with open(run / "metrics.csv", "w", newline="") as f:
+                w = csv.writer(f)
+                w.writerow(["global_step", "episode/return_recent", "policy/approx_kl",
+                            "policy/log_ratio_min", "policy/entropy"])
+                for k in range(1, 4):
+                    w.writerow([1000 * k, final * k / 3, 0.01, -30 if arm == "bad" else -2,
+                                1.0])
+            (run / "summary.json").write_text(json.dumps(
+                {"global_step": 3000, "wall_time": 10.0, "steps_per_second": 300.0}))
+            jobs[jid] = {"task": task, "arm": arm, "seed": seed, "run_dir": f"runs/{jid}",
+                         "status": "done", "command": "nfpo train"}
+    (root / "grid.json").write_text(json.dumps({
+        "spec": spec.to_dict(), "command": "nfpo bench syn.toml",
+        "machine": {"processor": "x86_64", "cpus": 2, "platform": "linux"}}))
+    (root / "index.json").write_text(json.dumps({"jobs": jobs}))
+
+
+def test_grid_report_tables_and_figures(tmp_path):
+    finals = {("A-v0", "good"): [100, 110, 120], ("A-v0", "bad"): [10, 20, 30],
+              ("B-v0", "good"): [5, 6, 7], ("B-v0", "bad"): [1, 2, 3]}
+    _synthetic_grid(tmp_path, finals)
+    md = make_grid_report(tmp_path).read_text()
+    assert "## A-v0" in md and "## B-v0" in md
+    assert "| good | 3/3 | 110 ± 8 |" in md
+    assert "| bad | 3/3 | 20 ± 8 |" in md
+    # 3 updates with min log-ratio < -20 per "bad" run, 3 runs
+    assert "| 0 | 0 | 9 | -30.0 |" in md
+    assert "| bad > good | 0.00 | [0.00, 0.00] |" in md
+    assert "## Aggregate over tasks" in md
+    for task in ("A-v0", "B-v0"):
+        assert (tmp_path / "report" / f"curves_{task}.png").stat().st_size > 10_000
+    with open(tmp_path / "report" / "results.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 12 and {r["arm"] for r in rows} == {"good", "bad"}
+
+
+def test_stats():
+    assert iqm(np.arange(8.0)) == pytest.approx(3.5)
+    assert iqm(np.array([0, 1, 2, 3, 1000.0])) == pytest.approx(2.0)
+    assert prob_improvement([np.array([3.0, 4.0])], [np.array([1.0, 2.0])]) == 1.0
+    assert prob_improvement([np.array([1.0])], [np.array([1.0])]) == 0.5
+    x, y = [np.array([1.0, 3.0, 5.0])], [np.array([2.0, 4.0, 6.0])]
+    assert prob_improvement(x, y) == pytest.approx(3 / 9)
+    pt, lo, hi = prob_improvement_ci(x, y)
+    assert lo <= pt <= hi and lo >= 0 and hi <= 1
+    pt, lo, hi = bootstrap_ci(lambda s: float(np.mean(s[0])), [np.arange(10.0)])
+    assert pt == 4.5 and lo < 4.5 < hi and not math.isnan(lo)
