@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from nfpo.agent import load_run
-from nfpo.envs import env_spec, make_env, parse_perturb
+from nfpo.envs import env_spec, make_env, mode_coverage, parse_perturb
 from nfpo.errors import ConfigError
 
 
@@ -19,7 +19,9 @@ def evaluate(run_dir: Path | str, episodes: int = 10, deterministic: bool = True
              ) -> dict[str, Any]:
     """Run ``episodes`` episodes; returns mean/std return, per-episode returns and lengths, and
     the mean over episodes of every numeric scalar the env reports in the final step's ``info``
-    (keys ``info/<name>``). ``perturb``: a robustness spec (``nfpo.envs.perturb``)."""
+    (keys ``info/<name>``). Tasks that report ``info["mode"]`` also get the per-episode modes,
+    the fraction of episodes per mode and the mode coverage (``nfpo.envs.mode_coverage``).
+    ``perturb``: a robustness spec (``nfpo.envs.perturb``)."""
     if episodes < 1:
         raise ConfigError(f"invalid episodes={episodes}: expected an integer >= 1")
     perturbation = parse_perturb(perturb)
@@ -57,4 +59,10 @@ def evaluate(run_dir: Path | str, episodes: int = 10, deterministic: bool = True
         "returns": returns, "lengths": lengths,
     }
     out.update({k: float(np.mean(v)) for k, v in info_sums.items()})
+    if "info/mode" in info_sums and "info/num_modes" in info_sums:  # multimodal tasks
+        modes = np.asarray(info_sums["info/mode"], dtype=int)
+        k = int(info_sums["info/num_modes"][0])
+        out["modes"] = modes.tolist()
+        out["mode_fractions"] = [float(np.mean(modes == m)) for m in range(k)]
+        out["mode_coverage"] = mode_coverage(modes, k)
     return out

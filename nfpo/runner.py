@@ -29,7 +29,7 @@ from nfpo.checkpoint import (
     unflatten_optimizer,
 )
 from nfpo.config import TrainConfig
-from nfpo.envs import env_spec, make_vec_env, parse_perturb
+from nfpo.envs import env_spec, make_vec_env, mode_coverage, parse_perturb
 from nfpo.envs.state import UnsupportedEnvState, get_env_state, set_env_state
 from nfpo.errors import CheckpointError, DivergenceError
 from nfpo.guard import DivergenceGuard
@@ -78,6 +78,9 @@ class Trainer:
         self.episodes = 0
         self.dropped_episodes = 0
         self.recent_returns: deque[float] = deque(maxlen=20)
+        # (mode, success) of the last 100 episodes, for tasks that report ``info["mode"]``
+        self.recent_modes: deque[tuple[int, float]] = deque(maxlen=100)
+        self.num_modes = 0
         self._stop_signal: int | None = None
         self._restored: dict[str, Any] | None = None  # env states etc. from a checkpoint
         self._obs: np.ndarray | None = None  # next observation, set by train()
@@ -105,6 +108,7 @@ class Trainer:
             "global_step": self.global_step, "update": self.update_idx,
             "wall_time": self.wall_time, "episodes": self.episodes,
             "recent_returns": list(self.recent_returns),
+            "recent_modes": [list(m) for m in self.recent_modes], "num_modes": self.num_modes,
             "ppo": {**{k: v for k, v in self.ppo.state_dict().items() if k != "optimizer"},
                     **opt_meta},
             "reward_scaler": self.reward_scaler.state_dict(),
@@ -157,6 +161,8 @@ class Trainer:
         self.global_step, self.update_idx = state["global_step"], state["update"]
         self.wall_time, self.episodes = state["wall_time"], state["episodes"]
         self.recent_returns.extend(state["recent_returns"])
+        self.recent_modes.extend(tuple(m) for m in state.get("recent_modes", []))
+        self.num_modes = state.get("num_modes", 0)
         torch.set_rng_state(tensors["rng.torch"])
         self.generator.set_state(tensors["rng.generator"])
         np.random.set_state(_np_rng_from(state["rng_numpy"]))
@@ -266,9 +272,14 @@ class Trainer:
             done = term | trunc
             ep_ret += reward
             ep_len += 1
+            final = info.get("final_info", {})
             for i in np.flatnonzero(done):
                 if not dropped[i]:
                     done_eps.append((float(ep_ret[i]), int(ep_len[i])))
+                    if "mode" in final and final["_mode"][i]:
+                        self.num_modes = int(final["num_modes"][i])
+                        ok = final["success"][i] if "success" in final else final["mode"][i] >= 0
+                        self.recent_modes.append((int(final["mode"][i]), float(ok)))
                 ep_ret[i], ep_len[i] = 0.0, 0
             r = self.reward_scaler(reward, done) if cfg.env.scale_reward else reward.copy()
             timeouts = np.flatnonzero(trunc & ~term)
@@ -297,7 +308,16 @@ class Trainer:
             if self.recent_returns else math.nan,
             "episode/count": float(self.episodes),
             "episode/dropped": float(self.dropped_episodes),
+            **self._mode_metrics(),
         }
+
+    def _mode_metrics(self) -> dict[str, float]:
+        """Mode coverage and success rate over the last 100 episodes (multimodal tasks)."""
+        if not self.recent_modes:
+            return {}
+        modes = np.array([m for m, _ in self.recent_modes])
+        return {"episode/mode_coverage": mode_coverage(modes, self.num_modes),
+                "episode/success_rate": float(np.mean([s for _, s in self.recent_modes]))}
 
     def _handle_nonfinite(self, obs: np.ndarray, reward: np.ndarray, term: np.ndarray,
                           trunc: np.ndarray) -> np.ndarray:

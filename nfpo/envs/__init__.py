@@ -1,10 +1,12 @@
 """Environment creation. Knows nothing about policies. Importing it registers ``nfpo/`` tasks."""
 
 from nfpo.envs.make import EnvSpec, env_spec, make_env, make_vec_env, random_action_rate
+from nfpo.envs.multimodal import mode_coverage, register_multimodal_envs
 from nfpo.envs.perturb import PerturbConfig, parse_perturb
 from nfpo.envs.toy import register_toy_envs
 
 register_toy_envs()
+register_multimodal_envs()
 
-__all__ = ["EnvSpec", "PerturbConfig", "env_spec", "make_env", "make_vec_env", "parse_perturb",
-           "random_action_rate"]
+__all__ = ["EnvSpec", "PerturbConfig", "env_spec", "make_env", "make_vec_env", "mode_coverage",
+           "parse_perturb", "random_action_rate"]

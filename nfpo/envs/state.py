@@ -43,7 +43,10 @@ def _core_state(env: gym.Env) -> dict[str, Any]:
         sig = mujoco.mjtState.mjSTATE_INTEGRATION
         buf = np.empty(mujoco.mj_stateSize(model, sig))
         mujoco.mj_getState(model, data, buf, sig)
-        return {"mujoco": buf.tolist(), "np_random": _rng_state(env.np_random)}
+        out = {"mujoco": buf.tolist(), "np_random": _rng_state(env.np_random)}
+        if hasattr(env, "extra_state"):  # task variables beyond MuJoCo's state
+            out["extra"] = env.extra_state()
+        return out
     raise UnsupportedEnvState(f"{type(env).__name__} has no get_state/set_state and is not a "
                               "MuJoCo env")
 
@@ -56,6 +59,8 @@ def _set_core_state(env: gym.Env, state: dict[str, Any]) -> None:
 
         mujoco.mj_setState(env.model, env.data, np.asarray(state["mujoco"]),
                            mujoco.mjtState.mjSTATE_INTEGRATION)
+        if "extra" in state:
+            env.set_extra_state(state["extra"])
     _set_rng(env.np_random, state["np_random"])
 
 
