@@ -154,7 +154,7 @@ def test_plot_policy_writes_png(tmp_path, env_id):
     import matplotlib.image as mpimg
 
     img = mpimg.imread(out)
-    rows = 1 + 1 if "Bandit" in env_id else 2 + 1
+    rows = 1 if "Bandit" in env_id else 2 + 1  # states + the trajectory row
     assert img.shape[0] > 300 * rows and img.shape[1] > 800 and img.std() > 0.05
     with pytest.raises(SystemExit):
         main(["plot-policy", runs[0], "--states", "1,2,3,4", "--out", str(out)])
