@@ -67,6 +67,7 @@ def eval_cmd(
     json_output: Annotated[bool, tyro.conf.arg(name="json")] = False,
     seed: int = 10_000,
     perturb: str = "",
+    video: str | None = None,
 ) -> dict:
     """Evaluate a trained run (deterministic actions unless --stochastic).
 
@@ -79,19 +80,21 @@ def eval_cmd(
         seed: seed of the evaluation episodes.
         perturb: robustness perturbations, e.g. "mass=0.8:1.2,obs_noise=0.05,delay=1" (keys:
             obs_noise, action_noise, delay, mass, friction, damping, gain).
+        video: also render the episodes offscreen (MuJoCo, EGL) into this .mp4 or .gif.
     """
     from nfpo.evaluate import evaluate
 
     if deterministic and stochastic:
         raise ConfigError("choose one of --deterministic or --stochastic, not both")
     result = evaluate(run_dir, episodes, deterministic=not stochastic, seed=seed,
-                      perturb=perturb)
+                      perturb=perturb, video=video)
     if json_output:
         print(json.dumps(result))
     else:
         print(f"{result['env']} {result['policy']} ({result['mode']}, {episodes} episodes): "
               f"return {result['mean_return']:.1f} ± {result['std_return']:.1f}, "
-              f"length {result['mean_length']:.0f}")
+              f"length {result['mean_length']:.0f}"
+              + (f"; video {result['video']} ({result['video_frames']} frames)" if video else ""))
     return result
 
 

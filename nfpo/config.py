@@ -244,8 +244,13 @@ class RunConfig:
     is kept), e.g. "policy/log_ratio_min>-20,flow/logdet_max<30"."""
     eval_episodes: int = 10
     """deterministic evaluation episodes at the end of training (0: skip)."""
+    video_every: int = 0
+    """every N updates (and at the end), render one deterministic episode of up to
+    ``video_steps`` steps into RUN_DIR/videos/ (MuJoCo tasks, offscreen EGL; 0: off)."""
+    video_steps: int = 1000
     report: bool = True
-    """write report/ (curves + Markdown) at the end of training."""
+    """write report/ (curves + Markdown, and a still strip of the final policy for tasks that
+    render) at the end of training."""
     tensorboard: bool = True
     progress: bool = True
     """rich progress bar (plain log lines when stdout is not a terminal)."""
@@ -256,6 +261,8 @@ class RunConfig:
         _check(self.keep_checkpoints >= 1, "keep_checkpoints", self.keep_checkpoints, ">= 1")
         _check(self.torch_threads >= 1, "torch_threads", self.torch_threads, ">= 1")
         _check(self.eval_episodes >= 0, "eval_episodes", self.eval_episodes, ">= 0")
+        _check(self.video_every >= 0, "video_every", self.video_every, ">= 0")
+        _check(self.video_steps >= 1, "video_steps", self.video_steps, ">= 1")
         from nfpo.guard import DivergenceGuard
 
         DivergenceGuard(self.guard)

@@ -1,4 +1,5 @@
-"""Evaluate a trained run: episodes in a fresh env, deterministic or stochastic actions."""
+"""Evaluate a trained run: episodes in a fresh env, deterministic or stochastic actions,
+optionally rendered to a video."""
 
 from __future__ import annotations
 
@@ -9,60 +10,95 @@ from typing import Any
 import numpy as np
 import torch
 
-from nfpo.agent import load_run
+from nfpo.agent import Agent, load_run
 from nfpo.envs import env_spec, make_env, mode_coverage, parse_perturb
 from nfpo.errors import ConfigError
 
 
-def evaluate(run_dir: Path | str, episodes: int = 10, deterministic: bool = True,
-             seed: int = 10_000, max_steps: int | None = None, perturb: str = ""
-             ) -> dict[str, Any]:
-    """Run ``episodes`` episodes; returns mean/std return, per-episode returns and lengths, and
-    the mean over episodes of every numeric scalar the env reports in the final step's ``info``
-    (keys ``info/<name>``). Tasks that report ``info["mode"]`` also get the per-episode modes,
-    the fraction of episodes per mode and the mode coverage (``nfpo.envs.mode_coverage``).
-    ``perturb``: a robustness spec (``nfpo.envs.perturb``)."""
-    if episodes < 1:
-        raise ConfigError(f"invalid episodes={episodes}: expected an integer >= 1")
-    perturbation = parse_perturb(perturb)
-    cfg, agent, _ = load_run(run_dir)
-    env = make_env(cfg.env.id, cfg.env.kwargs(), perturbation)
-    spec = env_spec(env, cfg.env.id)
-    torch.manual_seed(seed)
+def run_episodes(agent: Agent, env_id: str, env_kwargs: dict[str, Any], episodes: int,
+                 deterministic: bool = True, seed: int = 10_000, max_steps: int | None = None,
+                 perturb: Any = None, video: str | Path | None = None,
+                 video_size: tuple[int, int] = (480, 360)) -> dict[str, Any]:
+    """Run ``episodes`` episodes of ``agent`` (seeds ``seed + i``); returns returns, lengths
+    and the final-step ``info`` scalars per episode (``info/<name>`` lists). ``video``: render
+    every step at about 30 fps of simulated time into this .mp4 / .gif. Deterministic actions
+    use no random numbers, so calling this during training leaves the RNG streams alone."""
+    writer, stride = None, 1
+    if video is not None:
+        from nfpo.video import VideoWriter, check_renderer, frame, frame_stride, render_env
+
+        writer = VideoWriter(video)  # checks the file type first
+        check_renderer()
+        env = render_env(env_id, env_kwargs, *video_size, perturb)
+        stride, writer.fps = frame_stride(env)
+    else:
+        env = make_env(env_id, env_kwargs, perturb)
+    spec = env_spec(env, env_id)
     returns, lengths = [], []
-    info_sums: dict[str, list[float]] = {}
+    infos: dict[str, list[float]] = {}
     try:
         for ep in range(episodes):
             obs, _ = env.reset(seed=seed + ep)
             ret, n, done = 0.0, 0, False
             info: dict[str, Any] = {}
+            if writer is not None:
+                writer.append(frame(env))
             while not done:
                 obs_t = torch.as_tensor(np.asarray(obs, dtype=np.float32)).reshape(1, -1)
-                a = agent.act(obs_t, deterministic=deterministic)[0].numpy()
+                with torch.no_grad():
+                    a = agent.act(obs_t, deterministic=deterministic)[0].numpy()
                 obs, r, term, trunc, info = env.step(spec.scale_action(a))
                 ret += float(r)
                 n += 1
                 done = term or trunc or (max_steps is not None and n >= max_steps)
+                if writer is not None and (n % stride == 0 or done):
+                    writer.append(frame(env))
             returns.append(ret)
             lengths.append(n)
             for k, v in info.items():
                 if isinstance(v, (int, float, bool, np.number, np.bool_)) and math.isfinite(v):
-                    info_sums.setdefault(f"info/{k}", []).append(float(v))
+                    infos.setdefault(f"info/{k}", []).append(float(v))
     finally:
         env.close()
+    out: dict[str, Any] = {"returns": returns, "lengths": lengths, "infos": infos}
+    if writer is not None:
+        out["video"], out["video_frames"] = str(writer.close()), len(writer.frames)
+    return out
+
+
+def evaluate(run_dir: Path | str, episodes: int = 10, deterministic: bool = True,
+             seed: int = 10_000, max_steps: int | None = None, perturb: str = "",
+             video: str | Path | None = None, video_size: tuple[int, int] = (480, 360)
+             ) -> dict[str, Any]:
+    """Evaluate the newest checkpoint of a run. Returns mean/std return, per-episode returns
+    and lengths, and the mean over episodes of every numeric scalar the env reports in the
+    final step's ``info`` (keys ``info/<name>``). Tasks that report ``info["mode"]`` also get
+    the per-episode modes, the fraction of episodes per mode and the mode coverage
+    (``nfpo.envs.mode_coverage``). ``perturb``: a robustness spec (``nfpo.envs.perturb``).
+    ``video``: also write the episodes, rendered offscreen, to this .mp4 or .gif."""
+    if episodes < 1:
+        raise ConfigError(f"invalid episodes={episodes}: expected an integer >= 1")
+    perturbation = parse_perturb(perturb)
+    cfg, agent, _ = load_run(run_dir)
+    torch.manual_seed(seed)
+    res = run_episodes(agent, cfg.env.id, cfg.env.kwargs(), episodes, deterministic, seed,
+                       max_steps, perturbation, video, video_size)
+    returns, infos = res["returns"], res["infos"]
     out: dict[str, Any] = {
         "env": cfg.env.id, "policy": cfg.policy.kind,
         "mode": "deterministic" if deterministic else "stochastic",
         "episodes": episodes, "perturb": perturb,
         "mean_return": float(np.mean(returns)), "std_return": float(np.std(returns)),
-        "mean_length": float(np.mean(lengths)),
-        "returns": returns, "lengths": lengths,
+        "mean_length": float(np.mean(res["lengths"])),
+        "returns": returns, "lengths": res["lengths"],
     }
-    out.update({k: float(np.mean(v)) for k, v in info_sums.items()})
-    if "info/mode" in info_sums and "info/num_modes" in info_sums:  # multimodal tasks
-        modes = np.asarray(info_sums["info/mode"], dtype=int)
-        k = int(info_sums["info/num_modes"][0])
+    out.update({k: float(np.mean(v)) for k, v in infos.items()})
+    if "info/mode" in infos and "info/num_modes" in infos:  # multimodal tasks
+        modes = np.asarray(infos["info/mode"], dtype=int)
+        k = int(infos["info/num_modes"][0])
         out["modes"] = modes.tolist()
         out["mode_fractions"] = [float(np.mean(modes == m)) for m in range(k)]
         out["mode_coverage"] = mode_coverage(modes, k)
+    if "video" in res:
+        out["video"], out["video_frames"] = res["video"], res["video_frames"]
     return out

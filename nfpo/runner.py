@@ -226,6 +226,8 @@ class Trainer:
                 last = self.update_idx == num_updates
                 if self.update_idx % cfg.run.checkpoint_every == 0 or last:
                     self.save()
+                if cfg.run.video_every and (self.update_idx % cfg.run.video_every == 0 or last):
+                    self._record_clip()
                 if self._stop_signal is not None:
                     path = self.save()
                     progress.close()
@@ -310,6 +312,17 @@ class Trainer:
             "episode/dropped": float(self.dropped_episodes),
             **self._mode_metrics(),
         }
+
+    def _record_clip(self) -> None:
+        """One deterministic episode to RUN_DIR/videos/update_NNNNNN.mp4 (no RNG is used, so
+        training continues exactly as without videos)."""
+        from nfpo.evaluate import run_episodes
+
+        path = self.run_dir / "videos" / f"update_{self.update_idx:06d}.mp4"
+        res = run_episodes(self.agent, self.cfg.env.id, self.cfg.env.kwargs(), 1, True,
+                           self.cfg.run.seed + 777, self.cfg.run.video_steps, video=path,
+                           video_size=(320, 240))
+        print(f"video: {path} (return {res['returns'][0]:.1f})", file=sys.stderr)
 
     def _mode_metrics(self) -> dict[str, float]:
         """Mode coverage and success rate over the last 100 episodes (multimodal tasks)."""

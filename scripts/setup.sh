@@ -19,3 +19,15 @@ if ! "$VPY" -c "import torch" 2>/dev/null; then
 fi
 step "$VPY" -m pip install -e ".[dev]"
 "$VPY" -c "import nfpo, torch, gymnasium, mujoco; print(f'nfpo {nfpo.__version__}, torch {torch.__version__}, gymnasium {gymnasium.__version__}, mujoco {mujoco.__version__}')"
+# Offscreen rendering for videos (nfpo eval --video) needs EGL from the system; on Debian or
+# Ubuntu it is installed here when missing (as root, or with passwordless sudo).
+if ! "$VPY" -c "from nfpo.video import check_renderer; check_renderer(60)" >>"$LOG" 2>&1; then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo -n"
+  if command -v apt-get >/dev/null && $SUDO apt-get update -q >>"$LOG" 2>&1 \
+      && $SUDO apt-get install -y -q libegl1 libgl1-mesa-dri >>"$LOG" 2>&1; then
+    echo "installed EGL (libegl1 libgl1-mesa-dri) for offscreen rendering"
+  else
+    echo "note: EGL offscreen rendering is not available: videos (nfpo eval --video) will" \
+         "not work; install libegl1 and libgl1-mesa-dri" >&2
+  fi
+fi

@@ -1,5 +1,10 @@
 """Environment creation. Knows nothing about policies. Importing it registers ``nfpo/`` tasks."""
 
+import os
+
+if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+    os.environ.setdefault("MUJOCO_GL", "egl")  # headless offscreen rendering (nfpo.video)
+
 from nfpo.envs.make import EnvSpec, env_spec, make_env, make_vec_env, random_action_rate
 from nfpo.envs.multimodal import mode_coverage, register_multimodal_envs
 from nfpo.envs.perturb import PerturbConfig, parse_perturb

@@ -25,10 +25,20 @@ def _finite(x: list[float], y: list[float]) -> tuple[np.ndarray, np.ndarray]:
     return xs[keep], ys[keep]
 
 
+# shown when any run logged them (multimodal tasks)
+OPTIONAL_PANELS = [
+    ("episode/mode_coverage", "mode coverage (last 100 episodes)"),
+    ("episode/success_rate", "success rate (last 100 episodes)"),
+]
+
+
 def plot_curves(runs: dict[str, dict[str, list[float]]], out: Path) -> Path:
-    """``runs``: label -> metrics columns (from ``read_metrics``). Writes a 2x2 PNG."""
-    fig, axes = plt.subplots(2, 2, figsize=(11, 7))
-    for ax, (key, title) in zip(axes.flat, PANELS, strict=True):
+    """``runs``: label -> metrics columns (from ``read_metrics``). Writes a PNG with 2 panels
+    per row: return, entropy, KL, clip fraction (+ mode coverage and success if logged)."""
+    panels = PANELS + [p for p in OPTIONAL_PANELS if any(p[0] in c for c in runs.values())]
+    rows = (len(panels) + 1) // 2
+    fig, axes = plt.subplots(rows, 2, figsize=(11, 3.5 * rows), squeeze=False)
+    for ax, (key, title) in zip(axes.flat, panels, strict=False):
         for label, cols in runs.items():
             if key in cols and "global_step" in cols:
                 x, y = _finite(cols["global_step"], cols[key])

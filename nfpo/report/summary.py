@@ -46,8 +46,38 @@ def _fmt(x: Any, nd: int = 1) -> str:
     return f"{x:.{nd}f}" if isinstance(x, float) else str(x)
 
 
-def make_report(run_dirs: list[Path], out_dir: Path) -> Path:
-    """Write ``out_dir/report.md`` and ``out_dir/curves.png``; returns the Markdown path."""
+def _picture(run: dict[str, Any], out_dir: Path, i: int) -> list[str]:
+    """Markdown for a picture of the final policy: stochastic rollouts and pi(a|s) for planar
+    multimodal tasks, else a still strip of one deterministic episode (tasks that render)."""
+    from nfpo.agent import load_run
+    from nfpo.envs import make_env
+    from nfpo.errors import NfpoError
+    from nfpo.report.policy_plot import PLANAR, plot_policies
+
+    env_id = run["config"]["env"]["id"]
+    try:
+        probe = make_env(env_id, json.loads(run["config"]["env"].get("env_kwargs", "{}")))
+        renders = "rgb_array" in probe.metadata.get("render_modes", [])
+        small = probe.action_space.shape[0] <= 2
+        probe.close()
+        if env_id in PLANAR or (small and not renders):
+            path = plot_policies([Path(run["run_dir"])], out_dir / f"policy_{i}.png")
+            return [f"![stochastic rollouts and pi(a|s)]({path.name})"]
+        if not renders:
+            return [f"(no picture of the policy: {env_id} does not render and its actions "
+                    "have more than 2 dimensions)"]
+        from nfpo.video import still_strip
+
+        cfg, agent, _ = load_run(run["run_dir"])
+        path = still_strip(agent, env_id, cfg.env.kwargs(), out_dir / f"strip_{i}.png")
+        return [f"![final policy, one deterministic episode]({path.name})"]
+    except NfpoError as e:
+        return [f"(no picture of the policy: {' '.join(str(e).split())[:300]})"]
+
+
+def make_report(run_dirs: list[Path], out_dir: Path, pictures: bool = True) -> Path:
+    """Write ``out_dir/report.md`` and ``out_dir/curves.png`` (and, with ``pictures``, a picture
+    of each run's final policy, up to 4 runs); returns the Markdown path."""
     if not run_dirs:
         raise CheckpointError("report needs at least one run dir")
     runs = [run_summary(Path(d)) for d in run_dirs]
@@ -75,7 +105,12 @@ def make_report(run_dirs: list[Path], out_dir: Path) -> Path:
             f"| {lab} | {c['env']['id']} | {c['policy']['kind']} | {r['steps']} | "
             f"{_fmt(r['final_return'])} | {ev_s} | {_fmt(r['steps_per_second'], 0)} | "
             f"{_fmt(r['wall_time'] / 60 if r['wall_time'] else None)} min |")
-    lines += ["", "![learning curves](curves.png)", "", "## Diagnostics at the last update", "",
+    lines += ["", "![learning curves](curves.png)", ""]
+    if pictures:
+        lines += ["## The final policy", ""]
+        for i, (lab, r) in enumerate(list(zip(labels, runs, strict=True))[:4]):
+            lines += [f"**{lab}**", "", *_picture(r, out_dir, i), ""]
+    lines += ["## Diagnostics at the last update", "",
               "| run | entropy | approx KL | clip frac. | ratio error at start | "
               "min log-ratio | explained var. |", "|---|---|---|---|---|---|---|"]
     for lab, r in zip(labels, runs, strict=True):
