@@ -168,6 +168,7 @@ def bench_cmd(
     gpus_per_job: float = 0.0,
     dry_run: bool = False,
     report: bool = True,
+    adopt: list[str] | None = None,
 ) -> dict:
     """Run a benchmark grid (tasks x arms x seeds) and write its report. Re-running the same
     command skips finished jobs and resumes unfinished ones.
@@ -189,6 +190,8 @@ def bench_cmd(
         gpus_per_job: GPUs requested per job on Ray.
         dry_run: list the jobs and their state, run nothing.
         report: write GRID_DIR/report when the grid ends.
+        adopt: finished run dirs made outside the grid: each is copied in as the job with
+            the same config, instead of training it again; then the grid runs as usual.
     """
     from nfpo.bench.grid import prepare, read_index, run_grid
     from nfpo.bench.spec import GridSpec, load_spec
@@ -202,6 +205,10 @@ def bench_cmd(
         base["arms"] = {p: f"--policy {p}" for p in policies}
     grid = GridSpec.from_dict(base, source=spec or "flags")
     grid_dir = Path(out) if out else Path("grids") / grid.name
+    if adopt:
+        from nfpo.bench.grid import adopt as adopt_runs
+
+        adopt_runs(grid, grid_dir, adopt, log=console.print)
     if dry_run:
         jobs = prepare(grid, grid_dir)
         index = read_index(grid_dir)

@@ -47,6 +47,7 @@ def test_expand_is_seed_major_with_job_flags():
     ({"arms": {"a": "--policy flow --seed 3"}}, "reserved"),
     ({"arms": {"bad name": "--policy flow"}}, "arm name"),
     ({"policies": ["flow"], "arms": {"a": ""}}, "not both"),
+    ({"references": {"Hopper-v5": "high"}}, "must map task ids"),
 ])
 def test_bad_spec_names_the_problem(data, needle):
     with pytest.raises(ConfigError, match=None) as e:
@@ -111,6 +112,21 @@ def test_local_grid_isolates_failures_skips_done_and_resumes(tmp_path):
         run_grid(spec, grid, log=lambda s: None)
 
 
+def test_adopt_copies_matching_finished_runs(tmp_path):
+    from nfpo.bench.grid import adopt
+
+    spec = tiny_spec({"flow": "--policy flow"})
+    run_grid(spec, tmp_path / "a", log=lambda s: None)
+    src = tmp_path / "a" / "runs" / "nfpo-PointReach-v0__flow__s1"
+    other = tiny_spec({"flow": "--policy flow --learning-rate 1e-3"})
+    assert adopt(other, tmp_path / "b", [src], log=lambda s: None) == []  # other config
+    assert adopt(spec, tmp_path / "c", [src], log=lambda s: None) == [
+        "nfpo-PointReach-v0__flow__s1"]
+    assert read_index(tmp_path / "c")["nfpo-PointReach-v0__flow__s1"]["status"] == "done"
+    counts = run_grid(spec, tmp_path / "c", log=lambda s: None)
+    assert counts["done"] == 1 and not (tmp_path / "c" / "logs").exists()  # nothing trained
+
+
 def test_diverged_job_is_recorded_and_not_retried(tmp_path):
     grid = tmp_path / "grid"
     spec = tiny_spec({"div": "--policy flow --guard 'episode/length<0'"})
@@ -142,7 +158,8 @@ def _synthetic_grid(root, finals):
     arms = sorted({a for _, a in finals})
     seeds = [1, 2, 3]
     spec = GridSpec(name="syn", tasks=tasks, seeds=seeds, total_steps=3000,
-                    arms={a: f"--policy {a}" for a in arms})
+                    arms={a: f"--policy {a}" for a in arms}, references={"A-v0": 105},
+                    reference_name="CleanRL")
     jobs = {}
     for (task, arm), values in finals.items():
         for seed, final in zip(seeds, values, strict=True):
@@ -178,6 +195,7 @@ def test_grid_report_tables_and_figures(tmp_path):
     assert "| 0 | 0 | 9 | -30.0 |" in md
     assert "| bad > good | 0.00 | [0.00, 0.00] |" in md
     assert "## Aggregate over tasks" in md
+    assert "CleanRL: 105." in md
     for task in ("A-v0", "B-v0"):
         assert (tmp_path / "report" / f"curves_{task}.png").stat().st_size > 10_000
     with open(tmp_path / "report" / "results.csv") as f:

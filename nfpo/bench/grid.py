@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -79,6 +80,55 @@ def _strip_steps(cmd: str) -> str:  # --total-steps may grow between invocations
             continue
         out.append(t)
     return " ".join(out)
+
+
+# fields that only say where and how verbosely a run writes, not what it computes
+_OUTPUT_ONLY = {"run_dir", "progress", "tensorboard", "report", "torch_threads",
+                "checkpoint_every", "keep_checkpoints", "eval_episodes", "video_every",
+                "video_steps"}
+
+
+def _comparable(cfg: dict[str, Any]) -> dict[str, Any]:
+    from nfpo.config import TrainConfig
+
+    d = TrainConfig.from_dict(cfg).to_dict()  # fills fields added since the run was made
+    d["run"] = {k: v for k, v in d["run"].items() if k not in _OUTPUT_ONLY}
+    return d
+
+
+def adopt(spec: GridSpec, grid_dir: str | Path, run_dirs: list[str | Path],
+          log: Callable[[str], None] = print) -> list[str]:
+    """Copy finished runs made outside the grid into it, each as the job whose flags give the
+    same config (output-only fields aside), so the grid does not train them again. Returns
+    the adopted job ids; a run that matches no pending job is left alone, with a message."""
+    from nfpo.bench.spec import job_config
+
+    grid_dir = Path(grid_dir)
+    jobs = prepare(spec, grid_dir)
+    wanted = {j.id: _comparable(job_config(j).to_dict()) for j in jobs}
+    adopted = []
+    for src in map(Path, run_dirs):
+        try:
+            cfg = _comparable(json.loads((src / "config.json").read_text())["config"])
+        except (OSError, ValueError, KeyError) as e:
+            raise ConfigError(f"cannot adopt {src}: not a readable nfpo run dir ({e})") from None
+        if not (src / "summary.json").exists():
+            log(f"  {src}: not finished (no summary.json); not adopted")
+            continue
+        match = [j for j in jobs if wanted[j.id] == cfg]
+        if not match:
+            log(f"  {src}: its config matches no job of {spec.name}; not adopted")
+            continue
+        job = match[0]
+        dst = grid_dir / "runs" / job.id
+        if dst.exists():
+            log(f"  {src}: job {job.id} already has a run dir; not adopted")
+            continue
+        shutil.copytree(src, dst, symlinks=True)
+        adopted.append(job.id)
+        log(f"  {src} -> {job.id}")
+    prepare(spec, grid_dir)  # refresh the index
+    return adopted
 
 
 def run_grid(spec: GridSpec, grid_dir: str | Path, workers: int | None = None,

@@ -13,6 +13,10 @@ A spec is a TOML file (or the same fields given as flags to ``nfpo bench``)::
     flow = "--policy flow"
     flow-no-bound = "--policy flow --log-scale-bound 0"
 
+    reference_name = "CleanRL PPO, 1M"     # optional: published returns shown in the report
+    [references]
+    "Hopper-v5" = 2383
+
 Every job is ``nfpo train <args> <arm flags> --env TASK --seed SEED --total-steps N``; its id is
 ``TASK__ARM__sSEED``. Flags are checked against the train CLI before anything runs.
 """
@@ -33,7 +37,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-_KEYS = ("name", "tasks", "seeds", "total_steps", "args", "policies", "arms", "eval_episodes")
+_KEYS = ("name", "tasks", "seeds", "total_steps", "args", "policies", "arms", "eval_episodes",
+         "references", "reference_name")
 _ARM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 # flags a job's identity sets; an arm or `args` must not set them
 _RESERVED = ("--env", "--seed", "--total-steps", "--run-dir", "--resume")
@@ -50,6 +55,9 @@ class GridSpec:
     args: str = ""
     arms: dict[str, str] = field(default_factory=lambda: {"flow": "--policy flow"})
     eval_episodes: int = 10
+    references: dict[str, float] = field(default_factory=dict)
+    """published returns per task to show beside the grid's (e.g. CleanRL's PPO at 1M)."""
+    reference_name: str = "reference"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -86,6 +94,11 @@ class GridSpec:
         if not isinstance(self.eval_episodes, int) or self.eval_episodes < 0:
             raise ConfigError(f"{source}: eval_episodes={self.eval_episodes!r} must be an "
                               "integer >= 0")
+        if not isinstance(self.references, dict) or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool)
+                for v in self.references.values()):
+            raise ConfigError(f"{source}: references={self.references!r} must map task ids "
+                              "to numbers")
         if not isinstance(self.arms, dict) or not self.arms:
             raise ConfigError(f"{source}: needs at least one arm ('policies' or '[arms]')")
         for name, flags in {"args": self.args, **self.arms}.items():
@@ -131,9 +144,8 @@ def expand(spec: GridSpec) -> list[Job]:
     return jobs
 
 
-def check_flags(jobs: list[Job]) -> None:
-    """Parse each distinct flag set with the train CLI; a bad flag raises ``ConfigError``
-    naming the job, before anything runs."""
+def job_config(job: Job) -> Any:
+    """The ``TrainConfig`` a job's flags produce (raises ``ConfigError`` on bad flags)."""
     import contextlib
     import io
 
@@ -141,21 +153,26 @@ def check_flags(jobs: list[Job]) -> None:
 
     from nfpo.config import TrainConfig
 
+    err = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            cfg = tyro.cli(TrainConfig, args=list(job.flags),
+                           config=(tyro.conf.OmitArgPrefixes,))
+    except SystemExit:
+        msg = " ".join(err.getvalue().split())[-600:]
+        raise ConfigError(f"job {job.id}: bad flags {' '.join(job.flags)!r}: {msg}") from None
+    cfg.validate()
+    return cfg
+
+
+def check_flags(jobs: list[Job]) -> None:
+    """Parse each distinct flag set with the train CLI; a bad flag raises ``ConfigError``
+    naming the job, before anything runs."""
     seen: set[tuple[str, ...]] = set()
     for job in jobs:
-        key = tuple(a for a in job.flags)
-        if key in seen:
-            continue
-        seen.add(key)
-        err = io.StringIO()
-        try:
-            with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-                cfg = tyro.cli(TrainConfig, args=list(job.flags),
-                               config=(tyro.conf.OmitArgPrefixes,))
-        except SystemExit:
-            msg = " ".join(err.getvalue().split())[-600:]
-            raise ConfigError(f"job {job.id}: bad flags {' '.join(job.flags)!r}: {msg}") from None
-        cfg.validate()
+        if job.flags not in seen:
+            seen.add(job.flags)
+            job_config(job)
 
 
 def load_spec(path: str | Path) -> GridSpec:

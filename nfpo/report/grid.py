@@ -149,8 +149,11 @@ def make_grid_report(grid_dir: Path, out_dir: Path | None = None) -> Path:
          f"`{spec['args'] or '-'}`):", ""]
     L += [f"- **{a}**: `{spec['arms'][a]}`" for a in arms]
     scored = _scored(jobs)
+    refs = spec.get("references", {})
     for task in tasks:
-        L += ["", f"## {task}", "",
+        ref = (f"{spec.get('reference_name', 'reference')}: {refs[task]:g}. "
+               if task in refs else "")
+        L += ["", f"## {task}", "", *([ref, ""] if ref else []),
               "| arm | runs | return, mean ± std | 95% CI of mean | eval return | diverged | "
               f"collapsed | updates with min log-ratio < {TAIL_BOUND:g} | worst log-ratio | "
               "max KL | steps/s |", "|---|---|---|---|---|---|---|---|---|---|---|"]
