@@ -127,6 +127,25 @@ def test_adopt_copies_matching_finished_runs(tmp_path):
     assert counts["done"] == 1 and not (tmp_path / "c" / "logs").exists()  # nothing trained
 
 
+def test_a_grid_dir_runs_in_one_process_at_a_time(tmp_path):
+    import subprocess
+    import sys
+
+    grid = tmp_path / "g"
+    grid.mkdir()
+    code = (f"import fcntl, time; f = open({str(grid / '.lock')!r}, 'a+'); "
+            "fcntl.flock(f, fcntl.LOCK_EX); f.write('pid 4242'); f.flush(); "
+            "print('locked', flush=True); time.sleep(60)")
+    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(ConfigError, match="being run by pid 4242"):
+            run_grid(tiny_spec({"flow": "--policy flow"}), grid, log=lambda s: None)
+    finally:
+        holder.kill()
+        holder.wait()
+
+
 def test_diverged_job_is_recorded_and_not_retried(tmp_path):
     grid = tmp_path / "grid"
     spec = tiny_spec({"div": "--policy flow --guard 'episode/length<0'"})

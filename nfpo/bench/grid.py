@@ -142,6 +142,7 @@ def run_grid(spec: GridSpec, grid_dir: str | Path, workers: int | None = None,
         raise ConfigError(f"retries={retries} must be >= 0")
     grid_dir = Path(grid_dir)
     jobs = prepare(spec, grid_dir)
+    _lock(grid_dir)
     index = read_index(grid_dir)
     todo = [j for j in jobs if index[j.id]["status"] in (PENDING, FAILED)]
     log(f"grid {spec.name}: {len(jobs)} jobs, {len(jobs) - len(todo)} already finished, "
@@ -167,6 +168,33 @@ def run_grid(spec: GridSpec, grid_dir: str | Path, workers: int | None = None,
         log("interrupted: running jobs checkpointed; run the same command again to resume")
         raise SystemExit(130) from None
     return json.loads((grid_dir / "index.json").read_text())["counts"]
+
+
+_LOCKS: dict[str, Any] = {}
+
+
+def _lock(grid_dir: Path) -> None:
+    """Hold an exclusive lock on GRID_DIR/.lock for the life of this process, so that two
+    ``nfpo bench`` processes never run the same jobs at once."""
+    import fcntl
+
+    key = str(grid_dir.resolve())
+    if key in _LOCKS:
+        return
+    f = open(grid_dir / ".lock", "a+")  # noqa: SIM115 (held open until the process exits)
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.seek(0)
+        holder = f.read().strip() or "another process"
+        f.close()
+        raise ConfigError(f"{grid_dir} is being run by {holder}; wait for it to finish or stop "
+                          "it (its jobs checkpoint and resume)") from None
+    f.seek(0)
+    f.truncate()
+    f.write(f"pid {os.getpid()}")
+    f.flush()
+    _LOCKS[key] = f
 
 
 def attempt(grid_dir: Path, job: Job, retries: int, torch_threads: int) -> dict[str, Any]:
