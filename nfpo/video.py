@@ -2,8 +2,8 @@
 
 - ``VideoWriter``: frames -> MP4 (imageio + imageio-ffmpeg, which ships its own ffmpeg) or GIF.
 - ``render_env``: a gymnasium env in ``rgb_array`` mode, tuned for CPU rendering: no MSAA,
-  shadows, reflections or skybox (measured on the 2-core CPU machine with Mesa's software
-  EGL: 0.18-0.27 s per frame with gymnasium's defaults, 0.013 s tuned). The camera is the
+  shadows, reflections or skybox: 10-21x faster per frame with Mesa's software EGL on the
+  2-core CPU machine (``benchmarks/render``). The camera is the
   task's default; where it names a ``trackbodyid`` (gymnasium's locomotion tasks) it
   follows that body.
 - ``check_renderer``: a probe render in a child process with a timeout, so a missing or
