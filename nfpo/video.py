@@ -2,7 +2,7 @@
 
 - ``VideoWriter``: frames -> MP4 (imageio + imageio-ffmpeg, which ships its own ffmpeg) or GIF.
 - ``render_env``: a gymnasium env in ``rgb_array`` mode, tuned for CPU rendering: no MSAA,
-  shadows, reflections or skybox: 10-21x faster per frame with Mesa's software EGL on the
+  shadows, reflections or skybox: 9.6-21x faster per frame with Mesa's software EGL on the
   2-core CPU machine (``benchmarks/render``). The camera is the
   task's default; where it names a ``trackbodyid`` (gymnasium's locomotion tasks) it
   follows that body.
