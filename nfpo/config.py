@@ -190,6 +190,10 @@ class PPOConfig:
     """stabilizer: clamp log(pi_new / pi_old) to [-c, c] before exp in the surrogate."""
     target_kl: float | None = None
     """stop the epochs of an update early once the k3 KL estimate exceeds this."""
+    kl_stop: Literal["epoch", "minibatch"] = "epoch"
+    """where ``target_kl`` is checked. epoch: the mean KL of each finished epoch (CleanRL).
+    minibatch: each minibatch's KL before its gradient step; the step is skipped and the
+    update ends (catches a blow-up inside an epoch)."""
     adam_eps: float = 1e-5
 
     def validate(self, num_envs: int) -> None:

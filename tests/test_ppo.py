@@ -107,6 +107,28 @@ def test_adaptive_schedule_and_target_kl_run(tmp_path):
     tr.envs.close()
 
 
+def test_minibatch_kl_stop_ends_the_update_inside_an_epoch(tmp_path):
+    from nfpo.errors import ConfigError
+
+    steps = {}
+    for scope in ("epoch", "minibatch"):
+        cfg = small_cfg(tmp_path / scope, target_kl=1e-6, learning_rate=1e-3)
+        cfg.ppo.kl_stop = scope
+        tr = Trainer(cfg)
+        obs, _ = tr.envs.reset(seed=0)
+        tr._rollout(obs, np.zeros(2), np.zeros(2, dtype=np.int64))
+        m = tr.ppo.update(tr.storage)
+        steps[scope] = m["train/minibatch_steps"]
+        assert m["train/early_stop"] == 1.0
+        if scope == "minibatch":  # the stopping minibatch's KL is logged, not stepped on
+            assert m["train/kl_at_stop"] > 1e-6 and "policy/log_ratio_min" in m
+        tr.envs.close()
+    assert steps["minibatch"] < steps["epoch"] == cfg.ppo.num_minibatches
+    cfg.ppo.kl_stop = "sometimes"
+    with pytest.raises(ConfigError, match="kl_stop"):
+        cfg.validate()
+
+
 @pytest.mark.slow
 def test_compiled_update_matches_eager(tmp_path):
     """--compile (torch.compile of the update's log-prob) gives the same numbers as eager."""

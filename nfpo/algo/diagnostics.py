@@ -47,6 +47,10 @@ class UpdateStats:
             self.sums[k] = self.sums.get(k, 0.0) + v
         self.n += 1
 
+    def add_log_ratio(self, log_ratio: Tensor) -> None:
+        """Log-ratios of a minibatch that got no gradient step (it stopped the update)."""
+        self.log_ratios.append(log_ratio.detach())
+
     def summary(self) -> dict[str, float]:
         out = {k: v / max(self.n, 1) for k, v in self.sums.items()}
         if self.log_ratios:

@@ -89,7 +89,7 @@ class PPO:
         ratio_err = err.max().item() if err.numel() else 0.0
 
         stats = UpdateStats()
-        early_stop = 0.0
+        early_stop, kl_at_stop = 0.0, math.nan
         for _epoch in range(cfg.num_epochs):
             epoch_kls = []
             for mb in storage.minibatches(cfg.num_minibatches, self.generator):
@@ -100,6 +100,11 @@ class PPO:
                     kl = k3_kl(log_ratio).mean().item()
                     clipfrac = ((ratio - 1.0).abs() > cfg.clip_coef).float().mean().item()
                 epoch_kls.append(kl)
+                if cfg.kl_stop == "minibatch" and cfg.target_kl is not None \
+                        and kl > cfg.target_kl:  # no step on this minibatch; still logged
+                    stats.add_log_ratio(log_ratio)
+                    early_stop, kl_at_stop = 1.0, kl
+                    break
                 if cfg.lr_schedule == "adaptive":
                     self._set_lr(adaptive_lr(self.lr, kl, cfg.desired_kl, cfg.min_lr, cfg.max_lr))
 
@@ -142,12 +147,15 @@ class PPO:
                     "policy/approx_kl": kl, "policy/clip_fraction": clipfrac,
                     "train/grad_norm": norms.pop("total"),
                     **{f"grad_norm/{k}": v for k, v in norms.items()}})
-            if cfg.target_kl is not None and sum(epoch_kls) / len(epoch_kls) > cfg.target_kl:
+            if early_stop or (cfg.target_kl is not None
+                              and sum(epoch_kls) / len(epoch_kls) > cfg.target_kl):
                 early_stop = 1.0
                 break
 
         self.updates_done += 1
         metrics = stats.summary()
+        if cfg.kl_stop == "minibatch" and cfg.target_kl is not None:
+            metrics["train/kl_at_stop"] = kl_at_stop
         with torch.no_grad():
             var_y = full.returns.var()
             ev = 1.0 - (full.returns - full.values).var() / var_y if var_y > 0 else torch.nan
