@@ -5,6 +5,10 @@ from __future__ import annotations
 import csv
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class MetricsLogger:
@@ -36,6 +40,11 @@ class MetricsLogger:
             for k, v in metrics.items():
                 if isinstance(v, (int, float)) and math.isfinite(v):
                     self.writer.add_scalar(k, v, step)
+
+    def image(self, tag: str, img: np.ndarray, step: int) -> None:
+        """An RGB image ``[H, W, 3]`` uint8 to TensorBoard (no-op without TensorBoard)."""
+        if self.writer is not None:
+            self.writer.add_image(tag, img, step, dataformats="HWC")
 
     def _rewrite(self, fields: list[str]) -> None:
         rows = []

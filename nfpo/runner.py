@@ -227,7 +227,7 @@ class Trainer:
                 if self.update_idx % cfg.run.checkpoint_every == 0 or last:
                     self.save()
                 if cfg.run.video_every and (self.update_idx % cfg.run.video_every == 0 or last):
-                    self._record_clip()
+                    self._record_clip(logger)
                 if self._stop_signal is not None:
                     path = self.save()
                     progress.close()
@@ -313,15 +313,19 @@ class Trainer:
             **self._mode_metrics(),
         }
 
-    def _record_clip(self) -> None:
-        """One deterministic episode to RUN_DIR/videos/update_NNNNNN.mp4 (no RNG is used, so
-        training continues exactly as without videos)."""
+    def _record_clip(self, logger: MetricsLogger) -> None:
+        """One deterministic episode to RUN_DIR/videos/update_NNNNNN.mp4, and its middle frame
+        to TensorBoard (``video/frame``; TensorBoard's own video needs moviepy). No RNG is
+        used, so training continues exactly as without videos."""
         from nfpo.evaluate import run_episodes
+        from nfpo.video import read_video
 
         path = self.run_dir / "videos" / f"update_{self.update_idx:06d}.mp4"
         res = run_episodes(self.agent, self.cfg.env.id, self.cfg.env.kwargs(), 1, True,
                            self.cfg.run.seed + 777, self.cfg.run.video_steps, video=path,
                            video_size=(320, 240))
+        frames = read_video(path)
+        logger.image("video/frame", frames[len(frames) // 2], self.global_step)
         print(f"video: {path} (return {res['returns'][0]:.1f})", file=sys.stderr)
 
     def _mode_metrics(self) -> dict[str, float]:

@@ -51,11 +51,15 @@ def test_gif_output(hopper_run, tmp_path):
 
 
 def test_train_video_every_records_clips_and_does_not_change_training(tmp_path):
-    a = Trainer(tiny_cfg(tmp_path / "a", video_every=1, video_steps=40)).train()
+    a = Trainer(tiny_cfg(tmp_path / "a", video_every=1, video_steps=40, tensorboard=True)).train()
     b = Trainer(tiny_cfg(tmp_path / "b")).train()
     clips = sorted((a / "videos").glob("*.mp4"))
     assert [c.name for c in clips] == ["update_000001.mp4", "update_000002.mp4"]
     assert 3 <= len(read_video(clips[0])) <= 11
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    tb = EventAccumulator(str(a / "tb"), size_guidance={"images": 0}).Reload()
+    assert len(tb.Images("video/frame")) == 2  # the clips' middle frames, in TensorBoard
     wa = load_file(next((a / "checkpoints").glob("step_*")) / "model.safetensors")
     wb = load_file(next((b / "checkpoints").glob("step_*")) / "model.safetensors")
     for k in wa:
