@@ -233,3 +233,39 @@ def test_stats():
     assert lo <= pt <= hi and lo >= 0 and hi <= 1
     pt, lo, hi = bootstrap_ci(lambda s: float(np.mean(s[0])), [np.arange(10.0)])
     assert pt == 4.5 and lo < 4.5 < hi and not math.isnan(lo)
+
+
+def test_sigterm_stops_the_grid_jobs_checkpoint_and_resume(tmp_path):
+    """SIGTERM to `nfpo bench`: every running job checkpoints and exits, nothing new starts,
+    nothing is retried; the same command then resumes and finishes."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    spec = tmp_path / "g.toml"
+    spec.write_text(f'name = "stop"\ntasks = ["nfpo/PointReach-v0"]\nseeds = [1, 2, 3]\n'
+                    f'total_steps = 12800\neval_episodes = 1\nargs = "{TINY} --checkpoint-every 5"'
+                    '\npolicies = ["flow"]\n')
+    grid = tmp_path / "grid"
+    cmd = [sys.executable, "-m", "nfpo", "bench", str(spec), "--out", str(grid),
+           "--workers", "2", "--retries", "3", "--no-report"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    runs = grid / "runs"
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(runs.glob("*/checkpoints/latest"))) < 2:
+        time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 130, out
+    index = read_index(grid)
+    assert sum(r["status"] == "pending" for r in index.values()) >= 2, index
+    assert not (runs / "nfpo-PointReach-v0__flow__s3").exists()  # queued: never started
+    for r in index.values():
+        assert r["attempts"] <= 1  # no retry of a stopped job
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    index = read_index(grid)
+    assert all(r["status"] == "done" for r in index.values())
+    log = (grid / "logs" / "nfpo-PointReach-v0__flow__s1.log").read_text()
+    assert "--resume" in log.split("\n$ ")[-1]

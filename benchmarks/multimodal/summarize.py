@@ -2,7 +2,8 @@
 success, return), Monte-Carlo entropy at the start state, and plot-policy figures.
 
     nfpo bench benchmarks/multimodal/grid.toml --out benchmarks/multimodal/grid
-    python benchmarks/multimodal/summarize.py [--grid benchmarks/multimodal/grid] [--episodes 500]
+    nfpo bench benchmarks/multimodal/fork.toml --out benchmarks/multimodal/fork
+    python benchmarks/multimodal/summarize.py [--grids GRID_DIR ...] [--episodes 500]
 
 Writes results.json and RESULTS.md beside this script, and figures into figures/.
 """
@@ -42,15 +43,15 @@ def start_entropy(run_dir: Path, samples: int = 2000) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--grid", default=str(HERE / "grid"))
+    ap.add_argument("--grids", nargs="+", default=[str(HERE / "grid"), str(HERE / "fork")])
     ap.add_argument("--episodes", type=int, default=500)
     args = ap.parse_args()
-    grid = Path(args.grid)
-    rows = []
-    for job_id, rec in sorted(read_index(grid).items()):
-        if rec["status"] != "done":
-            continue
+    rows, run_of = [], {}
+    done = [(Path(g), job_id, rec) for g in args.grids if (Path(g) / "index.json").exists()
+            for job_id, rec in sorted(read_index(Path(g)).items()) if rec["status"] == "done"]
+    for grid, job_id, rec in done:
         run = grid / rec["run_dir"]
+        run_of[(rec["task"], rec["arm"], rec["seed"])] = run
         ev = evaluate(run, args.episodes, deterministic=False, seed=50_000)
         rows.append({"task": rec["task"], "policy": rec["arm"], "seed": rec["seed"],
                      "return": ev["mean_return"], "success": ev.get("info/success"),
@@ -63,17 +64,18 @@ def main() -> None:
     fig_dir = HERE / "figures"
     figures = []
     for task in sorted({r["task"] for r in rows}):
-        runs = [grid / "runs" / f"{task.replace('/', '-')}__{p}__s1" for p in ("flow", "gaussian")]
-        if all((r / "summary.json").exists() for r in runs):
+        runs = [run_of.get((task, p, 1)) for p in ("flow", "gaussian")]
+        if all(r is not None for r in runs):
             out = fig_dir / f"{task.split('/')[-1]}.png"
             plot_policies(runs, out)
             figures.append((task, out.relative_to(HERE)))
 
     lines = ["# Multimodal tasks: flow vs Gaussian", "",
              f"Machine: {platform.processor() or platform.machine()}, 2 CPU cores, "
-             f"{time.strftime('%Y-%m-%d')}. Grid: `nfpo bench benchmarks/multimodal/grid.toml "
-             "--out benchmarks/multimodal/grid` (spec in `grid.toml`), then "
-             "`python benchmarks/multimodal/summarize.py`.", "",
+             f"{time.strftime('%Y-%m-%d')}. Grids: `nfpo bench benchmarks/multimodal/grid.toml "
+             "--out benchmarks/multimodal/grid` and `nfpo bench benchmarks/multimodal/fork.toml "
+             "--out benchmarks/multimodal/fork` (specs in `grid.toml`, `fork.toml`), then "
+             "`python benchmarks/multimodal/summarize.py`. Finished runs only.", "",
              f"Each finished run is evaluated with {args.episodes} stochastic episodes. "
              "*Coverage*: fraction of modes that get >= 10% of the episodes; "
              f"*all modes*: seeds in which every mode gets >= {FULL_SHARE:.0%}; "

@@ -10,6 +10,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -18,7 +19,17 @@ from pathlib import Path
 from typing import Any
 
 from nfpo import __version__
-from nfpo.bench.jobs import DONE, FAILED, PENDING, JobError, job_state, record, run_job
+from nfpo.bench.jobs import (
+    DONE,
+    FAILED,
+    PENDING,
+    STOP,
+    JobError,
+    job_state,
+    record,
+    run_job,
+    stop_all,
+)
 from nfpo.bench.spec import GridSpec, Job, check_flags, expand
 from nfpo.checkpoint import atomic_write_text
 from nfpo.errors import ConfigError
@@ -147,6 +158,8 @@ def run_grid(spec: GridSpec, grid_dir: str | Path, workers: int | None = None,
     todo = [j for j in jobs if index[j.id]["status"] in (PENDING, FAILED)]
     log(f"grid {spec.name}: {len(jobs)} jobs, {len(jobs) - len(todo)} already finished, "
         f"{len(todo)} to run ({backend}) -> {grid_dir}")
+    STOP.clear()
+    old_term = signal.signal(signal.SIGTERM, _raise_interrupt)
     if backend == "local":
         results = _local(grid_dir, todo, workers or max(1, (os.cpu_count() or 1) // torch_threads),
                          retries, torch_threads)
@@ -161,13 +174,23 @@ def run_grid(spec: GridSpec, grid_dir: str | Path, workers: int | None = None,
             err = f" ({rec['error'].splitlines()[0]})" if rec.get("error") else ""
             log(f"  {job.id}: {rec['status']}{err}")
     except KeyboardInterrupt:
+        log("stopping: each running job writes a checkpoint and exits...")
+        stop_all()
+        for _ in results:  # let the running jobs finish their checkpoints
+            pass
         for job in jobs:
             if index[job.id]["status"] != DONE:
                 index[job.id]["status"] = job_state(grid_dir, job)
         _write_index(grid_dir, index)
-        log("interrupted: running jobs checkpointed; run the same command again to resume")
+        log("stopped: run the same command again to resume")
         raise SystemExit(130) from None
+    finally:
+        signal.signal(signal.SIGTERM, old_term)
     return json.loads((grid_dir / "index.json").read_text())["counts"]
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 _LOCKS: dict[str, Any] = {}
@@ -203,7 +226,7 @@ def attempt(grid_dir: Path, job: Job, retries: int, torch_threads: int) -> dict[
         try:
             return run_job(grid_dir, job, torch_threads)
         except JobError as e:
-            if n == retries:
+            if n == retries or STOP.is_set():
                 return record(grid_dir, job, FAILED, error=str(e))
     raise AssertionError("unreachable")
 
@@ -211,10 +234,16 @@ def attempt(grid_dir: Path, job: Job, retries: int, torch_threads: int) -> dict[
 def _local(grid_dir: Path, todo: list[Job], workers: int, retries: int, torch_threads: int
            ) -> Iterator[tuple[Job, dict[str, Any]]]:
     """Up to ``workers`` jobs at once, each a child process; yields as jobs finish."""
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        pending = {pool.submit(attempt, grid_dir, j, retries, torch_threads): j for j in todo}
+    pool = ThreadPoolExecutor(max_workers=workers)
+    pending = {pool.submit(attempt, grid_dir, j, retries, torch_threads): j for j in todo}
+    try:
         while pending:
             finished, _ = wait(pending, return_when=FIRST_COMPLETED)
             for fut in finished:
                 job = pending.pop(fut)
                 yield job, fut.result()
+    except BaseException:  # Ctrl-C / SIGTERM while waiting: stop the running jobs
+        stop_all()
+        raise
+    finally:  # on a stop: queued jobs never start (run_job checks STOP), running ones finish
+        pool.shutdown(wait=True, cancel_futures=True)

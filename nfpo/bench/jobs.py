@@ -19,8 +19,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,19 @@ from typing import Any
 from nfpo.bench.spec import Job
 
 DONE, DIVERGED, FAILED, PENDING = "done", "diverged", "failed", "pending"
+
+
+STOP = threading.Event()  # set when the grid is stopped: no new launches, no retries
+_CHILDREN: set[subprocess.Popen] = set()
+
+
+def stop_all() -> None:
+    """Stop the grid: launch nothing more, and ask every running job to checkpoint and exit
+    (one SIGINT each)."""
+    STOP.set()
+    for child in list(_CHILDREN):
+        if child.poll() is None:
+            child.send_signal(signal.SIGINT)
 
 
 class JobError(RuntimeError):
@@ -71,7 +86,7 @@ def run_job(grid_dir: str | Path, job: Job, torch_threads: int = 1) -> dict[str,
     grid_dir = Path(grid_dir)
     d = run_dir_of(grid_dir, job)
     state = job_state(grid_dir, job)
-    if state != PENDING:
+    if state != PENDING or STOP.is_set():
         return record(grid_dir, job, state)
     if d.exists() and not (d / "checkpoints" / "latest").exists():
         shutil.rmtree(d)  # a start that never reached its first checkpoint: nothing to keep
@@ -84,9 +99,23 @@ def run_job(grid_dir: str | Path, job: Job, torch_threads: int = 1) -> dict[str,
     with open(log, "a") as f:
         f.write(f"\n$ {' '.join(cmd)}\n")
         f.flush()
-        rc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, env=env).returncode
+        # its own session: a Ctrl-C in the terminal reaches the grid, which then stops each
+        # job exactly once (SIGINT: the job checkpoints and exits)
+        child = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, env=env,
+                                 start_new_session=True)
+        _CHILDREN.add(child)
+        try:
+            rc = child.wait()
+        except BaseException:  # interrupted here (e.g. a cancelled Ray task): stop the child
+            child.send_signal(signal.SIGINT)
+            child.wait()
+            raise
+        finally:
+            _CHILDREN.discard(child)
     state = job_state(grid_dir, job)
     if state == PENDING:
+        if STOP.is_set():
+            return record(grid_dir, job, PENDING, wall=time.time() - t0)
         raise JobError(f"exit status {rc}: {log_tail(log)} (log: {log})")
     return record(grid_dir, job, state, wall=time.time() - t0)
 

@@ -38,15 +38,20 @@ def run_on_ray(grid_dir: Path, todo: list[Job], address: str | None, retries: in
     task = ray.remote(num_cpus=torch_threads, num_gpus=gpus_per_job, max_retries=retries,
                       retry_exceptions=[JobError])(run_job)
     refs = {task.remote(str(Path(grid_dir).resolve()), job, torch_threads): job for job in todo}
-    while refs:
-        ready, _ = ray.wait(list(refs), num_returns=1)
-        for ref in ready:
-            job = refs.pop(ref)
-            try:
-                rec = ray.get(ref)
-            except Exception as e:  # JobError after the last retry, or a lost node/worker
-                rec = record(Path(grid_dir), job, FAILED, error=_cause(e))
-            yield job, rec
+    try:
+        while refs:
+            ready, _ = ray.wait(list(refs), num_returns=1)
+            for ref in ready:
+                job = refs.pop(ref)
+                try:
+                    rec = ray.get(ref)
+                except Exception as e:  # JobError after the last retry, or a lost node/worker
+                    rec = record(Path(grid_dir), job, FAILED, error=_cause(e))
+                yield job, rec
+    except BaseException:  # a stop: each running task stops its job (checkpoint, exit)
+        for ref in refs:
+            ray.cancel(ref)
+        raise
 
 
 def _cause(e: Exception) -> str:
