@@ -214,6 +214,14 @@ def test_grid_report_tables_and_figures(tmp_path):
     assert "| 0 | 0 | 9 | -30.0 |" in md
     assert "| bad > good | 0.00 | [0.00, 0.00] |" in md
     assert "## Aggregate over tasks" in md
+    # a pending run without metrics does not hide the others' diagnostics
+    idx = json.loads((tmp_path / "index.json").read_text())
+    pending = {"task": "A-v0", "arm": "bad", "seed": 0, "status": "pending",
+               "run_dir": "runs/none", "command": "nfpo train"}
+    idx["jobs"] = {"A-v0__bad__s0": pending, **idx["jobs"]}  # first: min() meets nan first
+    (tmp_path / "index.json").write_text(json.dumps(idx))
+    md2 = make_grid_report(tmp_path, tmp_path / "r2").read_text()
+    assert "| 9 | -30.0 |" in md2.split("## A-v0")[1].split("## B-v0")[0]
     assert "CleanRL: 105." in md
     for task in ("A-v0", "B-v0"):
         assert (tmp_path / "report" / f"curves_{task}.png").stat().st_size > 10_000

@@ -171,8 +171,8 @@ def make_grid_report(grid_dir: Path, out_dir: Path | None = None) -> Path:
                 f"{_f(float(np.mean(ev))) if ev else '-'} | "
                 f"{sum(j['status'] == 'diverged' for j in js)} | "
                 f"{sum(j['collapsed'] for j in js)} | {sum(j['tail_events'] for j in js)} | "
-                f"{_f(min((j['worst_log_ratio'] for j in js), default=math.nan), 1)} | "
-                f"{_f(max((j['max_kl'] for j in js), default=math.nan), 3)} | "
+                f"{_f(_finite(min, [j['worst_log_ratio'] for j in js]), 1)} | "
+                f"{_f(_finite(max, [j['max_kl'] for j in js]), 3)} | "
                 f"{_f(_nanmean([j['steps_per_second'] for j in js]))} |")
         png = plot_task(task, arms, jobs, out_dir / f"curves_{task.replace('/', '-')}.png")
         L += ["", f"![{task}]({png.name})"]
@@ -191,6 +191,12 @@ def make_grid_report(grid_dir: Path, out_dir: Path | None = None) -> Path:
     md = out_dir / "report.md"
     atomic_write_text(md, "\n".join(L) + "\n")
     return md
+
+
+def _finite(agg: Any, x: list[float]) -> float:
+    """``agg`` (min or max) over the finite values of ``x``; nan if there are none."""
+    x = [v for v in x if math.isfinite(v)]
+    return agg(x) if x else math.nan
 
 
 def _nanmean(x: list[float]) -> float:
