@@ -4,6 +4,7 @@ optionally rendered to a video."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,35 +15,49 @@ from nfpo.agent import Agent, load_run
 from nfpo.envs import env_spec, make_env, mode_coverage, parse_perturb
 from nfpo.errors import ConfigError
 
+StepHook = Callable[[Any, int, np.ndarray, bool], None]
+
 
 def run_episodes(agent: Agent, env_id: str, env_kwargs: dict[str, Any], episodes: int,
                  deterministic: bool = True, seed: int = 10_000, max_steps: int | None = None,
                  perturb: Any = None, video: str | Path | None = None,
-                 video_size: tuple[int, int] = (480, 360)) -> dict[str, Any]:
+                 render: tuple[int, int] | None = None, on_step: StepHook | None = None
+                 ) -> dict[str, Any]:
     """Run ``episodes`` episodes of ``agent`` (seeds ``seed + i``); returns returns, lengths
-    and the final-step ``info`` scalars per episode (``info/<name>`` lists). ``video``: render
-    every step at about 30 fps of simulated time into this .mp4 / .gif. Deterministic actions
-    use no random numbers, so calling this during training leaves the RNG streams alone."""
+    and the final-step ``info`` scalars per episode (``info/<name>`` lists).
+
+    ``render``: (width, height) of an offscreen-rendering env (``nfpo.video.render_env``).
+    ``video``: render every step at about 30 fps of simulated time into this .mp4 / .gif
+    (default size 480x360); the frames are also returned (``frames``). ``on_step(env, n, obs,
+    done)`` is called after each reset (n = 0) and each step (n = steps so far). Deterministic
+    actions use no random numbers, so calling this during training leaves the RNG alone."""
     writer, stride = None, 1
-    if video is not None:
+    if video is not None or render is not None:
         from nfpo.video import VideoWriter, check_renderer, frame, frame_stride, render_env
 
-        writer = VideoWriter(video)  # checks the file type first
+        writer = VideoWriter(video) if video is not None else None  # checks the file type
         check_renderer()
-        env = render_env(env_id, env_kwargs, *video_size, perturb)
-        stride, writer.fps = frame_stride(env)
+        env = render_env(env_id, env_kwargs, *(render or (480, 360)), perturb)
+        if writer is not None:
+            stride, writer.fps = frame_stride(env)
     else:
         env = make_env(env_id, env_kwargs, perturb)
     spec = env_spec(env, env_id)
     returns, lengths = [], []
     infos: dict[str, list[float]] = {}
+
+    def after(n: int, obs: np.ndarray, done: bool) -> None:
+        if writer is not None and (n % stride == 0 or done):
+            writer.append(frame(env))
+        if on_step is not None:
+            on_step(env, n, obs, done)
+
     try:
         for ep in range(episodes):
             obs, _ = env.reset(seed=seed + ep)
             ret, n, done = 0.0, 0, False
             info: dict[str, Any] = {}
-            if writer is not None:
-                writer.append(frame(env))
+            after(0, obs, False)
             while not done:
                 obs_t = torch.as_tensor(np.asarray(obs, dtype=np.float32)).reshape(1, -1)
                 with torch.no_grad():
@@ -51,8 +66,7 @@ def run_episodes(agent: Agent, env_id: str, env_kwargs: dict[str, Any], episodes
                 ret += float(r)
                 n += 1
                 done = term or trunc or (max_steps is not None and n >= max_steps)
-                if writer is not None and (n % stride == 0 or done):
-                    writer.append(frame(env))
+                after(n, obs, done)
             returns.append(ret)
             lengths.append(n)
             for k, v in info.items():
@@ -63,13 +77,13 @@ def run_episodes(agent: Agent, env_id: str, env_kwargs: dict[str, Any], episodes
     out: dict[str, Any] = {"returns": returns, "lengths": lengths, "infos": infos}
     if writer is not None:
         out["video"], out["video_frames"] = str(writer.close()), len(writer.frames)
+        out["frames"] = writer.frames
     return out
 
 
 def evaluate(run_dir: Path | str, episodes: int = 10, deterministic: bool = True,
              seed: int = 10_000, max_steps: int | None = None, perturb: str = "",
-             video: str | Path | None = None, video_size: tuple[int, int] = (480, 360)
-             ) -> dict[str, Any]:
+             video: str | Path | None = None) -> dict[str, Any]:
     """Evaluate the newest checkpoint of a run. Returns mean/std return, per-episode returns
     and lengths, and the mean over episodes of every numeric scalar the env reports in the
     final step's ``info`` (keys ``info/<name>``). Tasks that report ``info["mode"]`` also get
@@ -82,7 +96,7 @@ def evaluate(run_dir: Path | str, episodes: int = 10, deterministic: bool = True
     cfg, agent, _ = load_run(run_dir)
     torch.manual_seed(seed)
     res = run_episodes(agent, cfg.env.id, cfg.env.kwargs(), episodes, deterministic, seed,
-                       max_steps, perturbation, video, video_size)
+                       max_steps, perturbation, video)
     returns, infos = res["returns"], res["infos"]
     out: dict[str, Any] = {
         "env": cfg.env.id, "policy": cfg.policy.kind,

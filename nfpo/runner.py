@@ -318,13 +318,12 @@ class Trainer:
         to TensorBoard (``video/frame``; TensorBoard's own video needs moviepy). No RNG is
         used, so training continues exactly as without videos."""
         from nfpo.evaluate import run_episodes
-        from nfpo.video import read_video
 
         path = self.run_dir / "videos" / f"update_{self.update_idx:06d}.mp4"
         res = run_episodes(self.agent, self.cfg.env.id, self.cfg.env.kwargs(), 1, True,
                            self.cfg.run.seed + 777, self.cfg.run.video_steps, video=path,
-                           video_size=(320, 240))
-        frames = read_video(path)
+                           render=(320, 240))
+        frames = res["frames"]
         logger.image("video/frame", frames[len(frames) // 2], self.global_step)
         print(f"video: {path} (return {res['returns'][0]:.1f})", file=sys.stderr)
 

@@ -1,4 +1,4 @@
-"""Headless videos and still strips of a policy (MuJoCo offscreen rendering through EGL).
+"""Headless rendering of policies: MuJoCo offscreen through EGL, frames, MP4/GIF files.
 
 - ``VideoWriter``: frames -> MP4 (imageio + imageio-ffmpeg, which ships its own ffmpeg) or GIF.
 - ``render_env``: a gymnasium env in ``rgb_array`` mode, tuned for CPU rendering: no MSAA,
@@ -6,8 +6,12 @@
   2-core CPU machine (``benchmarks/render``). The camera is the
   task's default; where it names a ``trackbodyid`` (gymnasium's locomotion tasks) it
   follows that body.
+- ``frame``: one RGB frame of such an env (the camera follows the tracked body).
 - ``check_renderer``: a probe render in a child process with a timeout, so a missing or
   broken EGL gives a clear error instead of a crash or a hang.
+
+Episodes are run by ``nfpo.evaluate.run_episodes`` (``video=`` / ``render=``); the report's
+still strip is ``nfpo.report.summary.still_strip``.
 
 ``MUJOCO_GL`` defaults to ``egl`` (set before MuJoCo is first imported); osmesa and glfw did
 not work headless on the reference machine.
@@ -104,46 +108,6 @@ def frame(env: Any) -> np.ndarray:
         if viewer._nfpo_track is not None:
             viewer.cam.lookat[:2] = env.unwrapped.data.xpos[int(viewer._nfpo_track)][:2]
     return np.asarray(env.render())
-
-
-def still_strip(agent: Any, env_id: str, env_kwargs: dict[str, Any], out: str | Path,
-                frames: int = 6, seed: int = 10_000, max_steps: int = 1000,
-                size: tuple[int, int] = (240, 180)) -> Path:
-    """``frames`` evenly spaced frames of one deterministic episode side by side, as a PNG.
-    The episode runs twice (deterministic actions, same seed: the same trajectory): once to
-    learn its length, once rendering only the chosen steps."""
-    import matplotlib.image
-    import torch
-
-    from nfpo.envs import env_spec
-
-    check_renderer()
-    env = render_env(env_id, env_kwargs, *size)
-    spec = env_spec(env, env_id)
-
-    def episode(shoot_at: set[int]) -> tuple[int, list[np.ndarray]]:
-        obs, _ = env.reset(seed=seed)
-        shots, n, done = [], 0, False
-        while True:
-            if n in shoot_at:
-                shots.append(frame(env))
-            if done or n >= max_steps:
-                return n, shots
-            with torch.no_grad():
-                a = agent.act(torch.as_tensor(np.asarray(obs, np.float32)).reshape(1, -1),
-                              deterministic=True)[0].numpy()
-            obs, _, term, trunc, _ = env.step(spec.scale_action(a))
-            done, n = term or trunc, n + 1
-
-    try:
-        length, _ = episode(set())
-        _, shots = episode({int(round(t)) for t in np.linspace(0, length, frames)})
-    finally:
-        env.close()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    matplotlib.image.imsave(out, np.concatenate(shots, axis=1))
-    return out
 
 
 class VideoWriter:

@@ -20,6 +20,7 @@ import torch
 from nfpo.agent import load_run
 from nfpo.envs import env_spec, make_env
 from nfpo.errors import ConfigError
+from nfpo.evaluate import run_episodes
 
 LOG_RANGE = 10.0  # heatmaps show log-density from its max down to max - LOG_RANGE nats
 # tasks whose first two observation entries are the robot's planar position: trajectories
@@ -66,25 +67,18 @@ def samples(agent: Any, obs: np.ndarray, k: int) -> np.ndarray:
     return u.numpy()
 
 
-@torch.no_grad()
 def rollouts(cfg: Any, agent: Any, episodes: int, seed: int) -> list[np.ndarray]:
     """Planar positions (obs[:2]) of stochastic episodes."""
-    env = make_env(cfg.env.id, cfg.env.kwargs())
-    spec = env_spec(env, cfg.env.id)
-    paths = []
-    try:
-        for ep in range(episodes):
-            obs, _ = env.reset(seed=seed + ep)
-            path, done = [np.asarray(obs[:2])], False
-            while not done:
-                a = agent.act(torch.as_tensor(obs, dtype=torch.float32).reshape(1, -1))[0]
-                obs, _, term, trunc, _ = env.step(spec.scale_action(a.numpy()))
-                path.append(np.asarray(obs[:2]))
-                done = term or trunc
-            paths.append(np.stack(path))
-    finally:
-        env.close()
-    return paths
+    paths: list[list[np.ndarray]] = []
+
+    def collect(env: Any, n: int, obs: np.ndarray, done: bool) -> None:
+        if n == 0:
+            paths.append([])
+        paths[-1].append(np.asarray(obs[:2]))
+
+    run_episodes(agent, cfg.env.id, cfg.env.kwargs(), episodes, deterministic=False, seed=seed,
+                 on_step=collect)
+    return [np.stack(p) for p in paths]
 
 
 def plot_policies(run_dirs: list[Path], out: Path, states: list[np.ndarray] | None = None,

@@ -46,6 +46,34 @@ def _fmt(x: Any, nd: int = 1) -> str:
     return f"{x:.{nd}f}" if isinstance(x, float) else str(x)
 
 
+def still_strip(agent: Any, env_id: str, env_kwargs: dict[str, Any], out: Path,
+                frames: int = 6, seed: int = 10_000, max_steps: int = 1000,
+                size: tuple[int, int] = (240, 180)) -> Path:
+    """``frames`` evenly spaced frames of one deterministic episode side by side, as a PNG.
+    The episode runs twice (deterministic actions, same seed: the same trajectory): once to
+    learn its length, once rendering only the chosen steps."""
+    import matplotlib.image
+    import numpy as np
+
+    from nfpo.evaluate import run_episodes
+    from nfpo.video import check_renderer, frame
+
+    check_renderer()
+    length = run_episodes(agent, env_id, env_kwargs, 1, True, seed, max_steps)["lengths"][0]
+    at = {int(round(t)) for t in np.linspace(0, length, frames)}
+    shots: list[np.ndarray] = []
+
+    def shoot(env: Any, n: int, obs: np.ndarray, done: bool) -> None:
+        if n in at:
+            shots.append(frame(env))
+
+    run_episodes(agent, env_id, env_kwargs, 1, True, seed, max_steps, render=size,
+                 on_step=shoot)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    matplotlib.image.imsave(out, np.concatenate(shots, axis=1))
+    return out
+
+
 def _picture(run: dict[str, Any], out_dir: Path, i: int) -> list[str]:
     """Markdown for a picture of the final policy: stochastic rollouts and pi(a|s) for planar
     multimodal tasks, else a still strip of one deterministic episode (tasks that render)."""
@@ -66,8 +94,6 @@ def _picture(run: dict[str, Any], out_dir: Path, i: int) -> list[str]:
         if not renders:
             return [f"(no picture of the policy: {env_id} does not render and its actions "
                     "have more than 2 dimensions)"]
-        from nfpo.video import still_strip
-
         cfg, agent, _ = load_run(run["run_dir"])
         path = still_strip(agent, env_id, cfg.env.kwargs(), out_dir / f"strip_{i}.png")
         return [f"![final policy, one deterministic episode]({path.name})"]
