@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import shutil
 import signal
 import sys
@@ -20,6 +21,7 @@ from typing import Any
 
 from nfpo import __version__
 from nfpo.bench.jobs import (
+    DIVERGED,
     DONE,
     FAILED,
     PENDING,
@@ -49,7 +51,7 @@ def read_index(grid_dir: Path) -> dict[str, dict[str, Any]]:
 
 def _write_index(grid_dir: Path, jobs: dict[str, dict[str, Any]]) -> None:
     counts = {s: sum(r["status"] == s for r in jobs.values())
-              for s in (DONE, "diverged", FAILED, PENDING)}
+              for s in (DONE, DIVERGED, FAILED, PENDING)}
     atomic_write_text(Path(grid_dir) / "index.json",
                       json.dumps({"counts": counts, "jobs": jobs}, indent=1))
 
@@ -72,25 +74,20 @@ def prepare(spec: GridSpec, grid_dir: Path) -> list[Job]:
             "machine": machine_info(), "nfpo_version": __version__,
             "updated": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
     atomic_write_text(grid_dir / "grid.json", json.dumps(meta, indent=2))
-    for job in jobs:
-        index[job.id] = {**index.get(job.id, {}), **record(grid_dir, job, job_state(grid_dir, job))}
-    _write_index(grid_dir, index)
+    _refresh_index(grid_dir, jobs, index)
     return jobs
 
 
-def _strip_steps(cmd: str) -> str:  # --total-steps may grow between invocations
-    toks = cmd.split()
-    out = []
-    skip = False
-    for t in toks:
-        if skip:
-            skip = False
-            continue
-        if t == "--total-steps":
-            skip = True
-            continue
-        out.append(t)
-    return " ".join(out)
+def _refresh_index(grid_dir: Path, jobs: list[Job], index: dict[str, dict[str, Any]]) -> None:
+    """Record each job's state as its run dir shows it, and write the index."""
+    for job in jobs:
+        index[job.id] = {**index.get(job.id, {}), **record(grid_dir, job, job_state(grid_dir, job))}
+    _write_index(grid_dir, index)
+
+
+def _strip_steps(cmd: str) -> str:
+    """A job's command without its ``--total-steps N`` (the budget may grow between runs)."""
+    return re.sub(r" --total-steps \S+", "", cmd)
 
 
 # fields that only say where and how verbosely a run writes, not what it computes
@@ -116,7 +113,7 @@ def adopt(spec: GridSpec, grid_dir: str | Path, run_dirs: list[str | Path],
 
     grid_dir = Path(grid_dir)
     jobs = prepare(spec, grid_dir)
-    wanted = {j.id: _comparable(job_config(j).to_dict()) for j in jobs}
+    wanted = {j.id: _comparable(job_config(j)) for j in jobs}
     adopted = []
     for src in map(Path, run_dirs):
         try:
@@ -138,7 +135,7 @@ def adopt(spec: GridSpec, grid_dir: str | Path, run_dirs: list[str | Path],
         shutil.copytree(src, dst, symlinks=True)
         adopted.append(job.id)
         log(f"  {src} -> {job.id}")
-    prepare(spec, grid_dir)  # refresh the index
+    _refresh_index(grid_dir, jobs, read_index(grid_dir))
     return adopted
 
 

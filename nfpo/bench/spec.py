@@ -23,6 +23,8 @@ Every job is ``nfpo train <args> <arm flags> --env TASK --seed SEED --total-step
 
 from __future__ import annotations
 
+import copy
+import functools
 import re
 import shlex
 import sys
@@ -144,8 +146,18 @@ def expand(spec: GridSpec) -> list[Job]:
     return jobs
 
 
-def job_config(job: Job) -> Any:
-    """The ``TrainConfig`` a job's flags produce (raises ``ConfigError`` on bad flags)."""
+def job_config(job: Job) -> dict[str, Any]:
+    """The resolved ``TrainConfig`` (as a dict) that a job's flags produce; raises
+    ``ConfigError`` naming the job on bad flags. Each distinct flag set is parsed once per
+    process."""
+    try:
+        return copy.deepcopy(dict(_parse_flags(job.flags)))
+    except ConfigError as e:
+        raise ConfigError(f"job {job.id}: {e}") from None
+
+
+@functools.cache
+def _parse_flags(flags: tuple[str, ...]) -> tuple[tuple[str, Any], ...]:
     import contextlib
     import io
 
@@ -156,23 +168,19 @@ def job_config(job: Job) -> Any:
     err = io.StringIO()
     try:
         with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-            cfg = tyro.cli(TrainConfig, args=list(job.flags),
-                           config=(tyro.conf.OmitArgPrefixes,))
+            cfg = tyro.cli(TrainConfig, args=list(flags), config=(tyro.conf.OmitArgPrefixes,))
     except SystemExit:
         msg = " ".join(err.getvalue().split())[-600:]
-        raise ConfigError(f"job {job.id}: bad flags {' '.join(job.flags)!r}: {msg}") from None
+        raise ConfigError(f"bad flags {' '.join(flags)!r}: {msg}") from None
     cfg.validate()
-    return cfg
+    return tuple(cfg.to_dict().items())  # callers get a deep copy (job_config)
 
 
 def check_flags(jobs: list[Job]) -> None:
-    """Parse each distinct flag set with the train CLI; a bad flag raises ``ConfigError``
-    naming the job, before anything runs."""
-    seen: set[tuple[str, ...]] = set()
+    """Parse every job's flags with the train CLI; a bad flag raises ``ConfigError`` naming
+    the job, before anything runs."""
     for job in jobs:
-        if job.flags not in seen:
-            seen.add(job.flags)
-            job_config(job)
+        job_config(job)
 
 
 def load_spec(path: str | Path) -> GridSpec:
