@@ -169,6 +169,7 @@ def bench_cmd(
     dry_run: bool = False,
     report: bool = True,
     adopt: list[str] | None = None,
+    only: list[str] | None = None,
 ) -> dict:
     """Run a benchmark grid (tasks x arms x seeds) and write its report. Re-running the same
     command skips finished jobs and resumes unfinished ones.
@@ -192,8 +193,10 @@ def bench_cmd(
         report: write GRID_DIR/report when the grid ends.
         adopt: finished run dirs made outside the grid: each is copied in as the job with
             the same config, instead of training it again; then the grid runs as usual.
+        only: run only the jobs whose id (TASK__ARM__sSEED) matches one of these glob
+            patterns, e.g. '*__flow-kl-mb__*'; the index and report still cover the grid.
     """
-    from nfpo.bench.grid import prepare, read_index, run_grid
+    from nfpo.bench.grid import prepare, read_index, run_grid, select
     from nfpo.bench.spec import GridSpec, load_spec
     from nfpo.report.grid import make_grid_report
 
@@ -210,13 +213,13 @@ def bench_cmd(
 
         adopt_runs(grid, grid_dir, adopt, log=console.print)
     if dry_run:
-        jobs = prepare(grid, grid_dir)
+        jobs = select(prepare(grid, grid_dir), only or ())
         index = read_index(grid_dir)
         for job in jobs:
             print(f"{index[job.id]['status']:9s} {job.id}: nfpo train {' '.join(job.flags)}")
         return {"jobs": len(jobs)}
     counts = run_grid(grid, grid_dir, workers, backend, address, retries, torch_threads,
-                      gpus_per_job, log=console.print)
+                      gpus_per_job, log=console.print, only=only or ())
     console.print(f"grid {grid.name}: {counts}")
     if report:
         console.print(f"report: {make_grid_report(grid_dir)}")

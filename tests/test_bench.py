@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from nfpo.bench.grid import read_index, run_grid
+from nfpo.bench.grid import read_index, run_grid, select
 from nfpo.bench.spec import GridSpec, check_flags, expand, load_spec
 from nfpo.errors import ConfigError
 from nfpo.report.grid import make_grid_report
@@ -37,6 +37,20 @@ def test_expand_is_seed_major_with_job_flags():
                              "--eval-episodes", "10")
     assert len({j.id for j in jobs}) == 8
     check_flags(jobs)  # all valid
+
+
+def test_only_selects_jobs_by_id_glob_and_rejects_a_pattern_matching_none():
+    spec = GridSpec(tasks=["Hopper-v5", "Walker2d-v5"], seeds=[1, 2], total_steps=1000,
+                    arms={"flow": "--policy flow", "flow-kl": "--policy flow --target-kl 0.05"})
+    jobs = expand(spec)
+    assert select(jobs, ()) == jobs
+    assert [j.id for j in select(jobs, ["*__flow__*"])] == [
+        "Hopper-v5__flow__s1", "Walker2d-v5__flow__s1", "Hopper-v5__flow__s2",
+        "Walker2d-v5__flow__s2"]
+    assert [j.id for j in select(jobs, ["Walker2d-v5__flow-kl__s2", "Hopper-v5__*__s1"])] == [
+        "Hopper-v5__flow__s1", "Hopper-v5__flow-kl__s1", "Walker2d-v5__flow-kl__s2"]
+    with pytest.raises(ConfigError, match="'Ant-v5__\\*' matches no job id"):
+        select(jobs, ["Ant-v5__*"])
 
 
 @pytest.mark.parametrize("data,needle", [

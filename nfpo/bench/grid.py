@@ -6,6 +6,7 @@ on. Failed jobs are retried ``retries`` times (each retry resumes)."""
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import platform
@@ -14,7 +15,7 @@ import shutil
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
@@ -142,8 +143,11 @@ def adopt(spec: GridSpec, grid_dir: str | Path, run_dirs: list[str | Path],
 def run_grid(spec: GridSpec, grid_dir: str | Path, workers: int | None = None,
              backend: str = "local", address: str | None = None, retries: int = 1,
              torch_threads: int = 1, gpus_per_job: float = 0.0,
-             log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Run every unfinished job of ``spec`` into ``grid_dir``; returns the index counts."""
+             log: Callable[[str], None] = print,
+             only: Sequence[str] = ()) -> dict[str, Any]:
+    """Run every unfinished job of ``spec`` into ``grid_dir``; returns the index counts.
+    ``only``: job-id glob patterns (``*__flow__*``, ``Hopper-v5__*``); when given, only the
+    matching jobs run now, while the index and report still cover the whole spec."""
     if backend not in BACKENDS:
         raise ConfigError(f"backend={backend!r} is not one of {list(BACKENDS)}")
     if retries < 0:
@@ -152,9 +156,10 @@ def run_grid(spec: GridSpec, grid_dir: str | Path, workers: int | None = None,
     jobs = prepare(spec, grid_dir)
     _lock(grid_dir)
     index = read_index(grid_dir)
-    todo = [j for j in jobs if index[j.id]["status"] in (PENDING, FAILED)]
-    log(f"grid {spec.name}: {len(jobs)} jobs, {len(jobs) - len(todo)} already finished, "
-        f"{len(todo)} to run ({backend}) -> {grid_dir}")
+    todo = [j for j in select(jobs, only) if index[j.id]["status"] in (PENDING, FAILED)]
+    done = sum(index[j.id]["status"] == DONE for j in jobs)
+    log(f"grid {spec.name}: {len(jobs)} jobs, {done} finished, {len(todo)} to run now "
+        f"({backend}) -> {grid_dir}")
     STOP.clear()
     old_term = signal.signal(signal.SIGTERM, _raise_interrupt)
     if backend == "local":
@@ -184,6 +189,18 @@ def run_grid(spec: GridSpec, grid_dir: str | Path, workers: int | None = None,
     finally:
         signal.signal(signal.SIGTERM, old_term)
     return json.loads((grid_dir / "index.json").read_text())["counts"]
+
+
+def select(jobs: list[Job], only: Sequence[str]) -> list[Job]:
+    """The jobs whose id matches one of the glob patterns ``only`` (all jobs if empty);
+    a pattern that matches nothing is an error naming the job ids."""
+    if not only:
+        return jobs
+    for pat in only:
+        if not any(fnmatch.fnmatchcase(j.id, pat) for j in jobs):
+            ids = ", ".join(j.id for j in jobs[:6]) + (", ..." if len(jobs) > 6 else "")
+            raise ConfigError(f"--only {pat!r} matches no job id (ids look like: {ids})")
+    return [j for j in jobs if any(fnmatch.fnmatchcase(j.id, p) for p in only)]
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:
