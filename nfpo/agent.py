@@ -18,21 +18,35 @@ from nfpo.policies import make_critic, make_policy
 
 
 class Agent(nn.Module):
-    """``obs_norm`` (identity statistics if disabled), ``policy``, ``critic``."""
+    """``obs_norm`` (identity statistics if disabled), ``policy``, ``critic``; with an
+    asymmetric critic (``critic_obs_dim`` > 0: it reads its own, e.g. privileged, observation)
+    also ``critic_norm``. Only ``obs_norm`` and ``policy`` are exported to the robot."""
 
-    def __init__(self, cfg: TrainConfig, obs_dim: int, act_dim: int) -> None:
+    def __init__(self, cfg: TrainConfig, obs_dim: int, act_dim: int,
+                 critic_obs_dim: int = 0) -> None:
         super().__init__()
-        self.obs_dim, self.act_dim = obs_dim, act_dim
+        self.obs_dim, self.act_dim, self.critic_obs_dim = obs_dim, act_dim, critic_obs_dim
         self.normalize_obs = cfg.env.normalize_obs
         self.obs_norm = RunningNorm(obs_dim, clip=cfg.env.clip_obs)
         self.policy = make_policy(cfg.policy, obs_dim, act_dim)
         if cfg.policy.policy_float64:
             self.policy.double()
-        self.critic = make_critic(cfg.policy, obs_dim)
+        self.critic = make_critic(cfg.policy, critic_obs_dim or obs_dim)
+        self.parts = ("obs_norm", "policy", "critic")
+        if critic_obs_dim:
+            self.critic_norm = RunningNorm(critic_obs_dim, clip=cfg.env.clip_obs)
+            self.parts += ("critic_norm",)
 
     def norm(self, obs: Tensor) -> Tensor:
         """Normalized observation the networks see (raw if normalization is disabled)."""
         return self.obs_norm(obs) if self.normalize_obs else obs
+
+    def norm_critic(self, critic_obs: Tensor, x: Tensor) -> Tensor:
+        """What the critic reads: its own normalized observation if asymmetric, else ``x``
+        (the actor's normalized observation)."""
+        if not self.critic_obs_dim:
+            return x
+        return self.critic_norm(critic_obs) if self.normalize_obs else critic_obs
 
     @torch.no_grad()
     def act(self, obs: Tensor, deterministic: bool = False) -> Tensor:
@@ -45,13 +59,13 @@ class Agent(nn.Module):
 
     def tensors(self) -> dict[str, Tensor]:
         out = {}
-        for prefix in ("obs_norm", "policy", "critic"):
+        for prefix in self.parts:
             for k, v in getattr(self, prefix).state_dict().items():
                 out[f"{prefix}.{k}"] = v
         return out
 
     def load_tensors(self, tensors: dict[str, Tensor]) -> None:
-        for prefix in ("obs_norm", "policy", "critic"):
+        for prefix in self.parts:
             load_module(getattr(self, prefix), tensors, prefix)
 
 
@@ -67,12 +81,13 @@ def load_run(run_dir: Path | str) -> tuple[TrainConfig, Agent, dict[str, Any]]:
         meta = json.loads(cfg_path.read_text())
         cfg = TrainConfig.from_dict(meta["config"])
         obs_dim, act_dim = int(meta["env_spec"]["obs_dim"]), int(meta["env_spec"]["act_dim"])
+        critic_dim = int(meta["env_spec"].get("critic_obs_dim", 0))
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
         raise CheckpointError(f"corrupted {cfg_path}: {e}") from e
     except NfpoError as e:
         raise CheckpointError(f"bad config in {cfg_path}: {e}") from e
     tensors, state = load_checkpoint(run_dir)
-    agent = Agent(cfg, obs_dim, act_dim)
+    agent = Agent(cfg, obs_dim, act_dim, critic_dim)
     agent.load_tensors(tensors)
     agent.eval()
     return cfg, agent, {"tensors": tensors, **state}

@@ -94,6 +94,9 @@ def eval_cmd(
         print(f"{result['env']} {result['policy']} ({result['mode']}, {episodes} episodes): "
               f"return {result['mean_return']:.1f} ± {result['std_return']:.1f}, "
               f"length {result['mean_length']:.0f}"
+              + (f"; velocity-tracking error {result['info/lin_vel_error']:.3f} m/s, "
+                 f"{result['info/ang_vel_error']:.3f} rad/s" if "info/lin_vel_error" in result
+                 else "")
               + (f"; video {result['video']} ({result['video_frames']} frames)" if video else ""))
     return result
 

@@ -21,8 +21,8 @@ StepHook = Callable[[Any, int, np.ndarray, bool], None]
 def run_episodes(agent: Agent, env_id: str, env_kwargs: dict[str, Any], episodes: int,
                  deterministic: bool = True, seed: int = 10_000, max_steps: int | None = None,
                  perturb: Any = None, video: str | Path | None = None,
-                 render: tuple[int, int] | None = None, on_step: StepHook | None = None
-                 ) -> dict[str, Any]:
+                 render: tuple[int, int] | None = None, on_step: StepHook | None = None,
+                 backend: str = "gymnasium", obs_key: str = "") -> dict[str, Any]:
     """Run ``episodes`` episodes of ``agent`` (seeds ``seed + i``); returns returns, lengths
     and the final-step ``info`` scalars per episode (``info/<name>`` lists).
 
@@ -30,7 +30,9 @@ def run_episodes(agent: Agent, env_id: str, env_kwargs: dict[str, Any], episodes
     ``video``: render every step at about 30 fps of simulated time into this .mp4 / .gif
     (default size 480x360); the frames are also returned (``frames``). ``on_step(env, n, obs,
     done)`` is called after each reset (n = 0) and each step (n = steps so far). Deterministic
-    actions use no random numbers, so calling this during training leaves the RNG alone."""
+    actions use no random numbers, so calling this during training leaves the RNG alone.
+    ``backend``/``obs_key``: the simulator (``nfpo.envs.make_env``); rendering always uses the
+    gymnasium env of the same id (EnvPool's MuJoCo tasks match it to ~1e-7)."""
     writer, stride = None, 1
     if video is not None or render is not None:
         from nfpo.video import VideoWriter, check_renderer, frame, frame_stride, render_env
@@ -41,7 +43,7 @@ def run_episodes(agent: Agent, env_id: str, env_kwargs: dict[str, Any], episodes
         if writer is not None:
             stride, writer.fps = frame_stride(env)
     else:
-        env = make_env(env_id, env_kwargs, perturb)
+        env = make_env(env_id, env_kwargs, perturb, backend, obs_key)
     spec = env_spec(env, env_id)
     returns, lengths = [], []
     infos: dict[str, list[float]] = {}
@@ -96,7 +98,8 @@ def evaluate(run_dir: Path | str, episodes: int = 10, deterministic: bool = True
     cfg, agent, _ = load_run(run_dir)
     torch.manual_seed(seed)
     res = run_episodes(agent, cfg.env.id, cfg.env.kwargs(), episodes, deterministic, seed,
-                       max_steps, perturbation, video)
+                       max_steps, perturbation, video, backend=cfg.env.backend,
+                       obs_key=cfg.env.obs_key)
     returns, infos = res["returns"], res["infos"]
     out: dict[str, Any] = {
         "env": cfg.env.id, "policy": cfg.policy.kind,

@@ -29,8 +29,9 @@ from nfpo.checkpoint import (
     unflatten_optimizer,
 )
 from nfpo.config import TrainConfig
-from nfpo.envs import env_spec, make_vec_env, mode_coverage, parse_perturb
+from nfpo.envs import env_spec, make_vec_env, mode_coverage, parse_perturb, reset_some
 from nfpo.envs.state import UnsupportedEnvState, get_env_state, set_env_state
+from nfpo.envs.terms import EpisodeTerms
 from nfpo.errors import CheckpointError, DivergenceError
 from nfpo.guard import DivergenceGuard
 from nfpo.logger import MetricsLogger, truncate_metrics
@@ -62,15 +63,17 @@ class Trainer:
         torch.set_num_threads(cfg.run.torch_threads)
         self.run_dir = Path(run_dir or cfg.run.run_dir or default_run_dir(cfg))
         env_kwargs = cfg.env.kwargs()
-        self.envs = make_vec_env(cfg.env.id, cfg.env.num_envs, env_kwargs,
-                                 parse_perturb(cfg.env.randomize))
+        e = cfg.env
+        self.envs = make_vec_env(e.id, e.num_envs, env_kwargs, parse_perturb(e.randomize),
+                                 e.backend, e.obs_key, e.critic_obs_key, e.envpool_threads,
+                                 cfg.run.seed)
         self.spec = env_spec(self.envs, cfg.env.id)
-        self.agent = Agent(cfg, self.spec.obs_dim, self.spec.act_dim)
+        self.agent = Agent(cfg, self.spec.obs_dim, self.spec.act_dim, self.spec.critic_obs_dim)
         self.generator = torch.Generator().manual_seed(cfg.run.seed)
         self.ppo = PPO(self.agent.policy, self.agent.critic, cfg.ppo, cfg.num_updates,
                        self.generator, compile=cfg.run.compile)
         self.storage = RolloutStorage(cfg.ppo.num_steps, cfg.env.num_envs, self.spec.obs_dim,
-                                      self.spec.act_dim)
+                                      self.spec.act_dim, self.spec.critic_obs_dim)
         self.reward_scaler = RewardScaler(cfg.env.num_envs, cfg.ppo.gamma, cfg.env.clip_reward)
         self.global_step = 0
         self.update_idx = 0
@@ -85,6 +88,8 @@ class Trainer:
         self._restored: dict[str, Any] | None = None  # env states etc. from a checkpoint
         self._obs: np.ndarray | None = None  # next observation, set by train()
         self.guard = DivergenceGuard(cfg.run.guard)
+        self._terms = EpisodeTerms(cfg.env.num_envs)
+        self._done_terms: list[dict[str, float]] = []
 
     # --- persistence ----------------------------------------------------------------------
     def _write_config(self) -> None:
@@ -93,7 +98,7 @@ class Trainer:
             "nfpo_version": __version__,
             "config": self.cfg.to_dict(),
             "env_spec": {"id": self.spec.id, "obs_dim": self.spec.obs_dim,
-                         "act_dim": self.spec.act_dim,
+                         "act_dim": self.spec.act_dim, "critic_obs_dim": self.spec.critic_obs_dim,
                          "action_low": self.spec.action_low.tolist(),
                          "action_high": self.spec.action_high.tolist()},
         }
@@ -121,14 +126,15 @@ class Trainer:
     def _loop_state(self) -> dict[str, Any] | None:
         """Next observation, running episode stats and every env's exact state, or None if an
         env's state cannot be saved (resume then restarts the envs from a reset)."""
-        if self._obs is None:
+        if self._obs is None or not hasattr(self.envs, "envs"):  # EnvPool: no per-env state
             return None
         try:
             envs = [get_env_state(e) for e in self.envs.envs]
         except UnsupportedEnvState:
             return None
         return {"obs": self._obs.tolist(), "ep_ret": self._ep_ret.tolist(),
-                "ep_len": self._ep_len.tolist(), "envs": envs}
+                "ep_len": self._ep_len.tolist(), "envs": envs,
+                "terms": self._terms.state_dict()}
 
     @classmethod
     def resume(cls, run_dir: Path, total_steps: int | None = None) -> Trainer:
@@ -192,6 +198,8 @@ class Trainer:
             obs = np.asarray(self._restored["obs"], dtype=obs.dtype)
             ep_ret = np.asarray(self._restored["ep_ret"], dtype=np.float64)
             ep_len = np.asarray(self._restored["ep_len"], dtype=np.int64)
+            if "terms" in self._restored:
+                self._terms.load_state_dict(self._restored["terms"])
         elif self.update_idx > 0:
             print("note: env states were not in the checkpoint; environments restart from a "
                   "reset (the resumed run is not bit-identical)", file=sys.stderr)
@@ -261,13 +269,16 @@ class Trainer:
         cfg, agent, spec = self.cfg, self.agent, self.spec
         done_eps: list[tuple[float, int]] = []
         for _ in range(cfg.ppo.num_steps):
-            obs_t = torch.as_tensor(obs, dtype=torch.float32)
+            obs_t, cobs_t = (torch.as_tensor(o, dtype=torch.float32) for o in spec.split(obs))
             if cfg.env.normalize_obs:
                 agent.obs_norm.update(obs_t)
+                if spec.critic_obs_dim:
+                    agent.critic_norm.update(cobs_t)
             with torch.inference_mode():
                 x = agent.norm(obs_t)
+                xc = agent.norm_critic(cobs_t, x)
                 u, logp = agent.policy.sample(x)
-                value = agent.critic(x)
+                value = agent.critic(xc)
             action = spec.scale_action(agent.policy.to_action(u).numpy())
             obs, reward, term, trunc, info = self.envs.step(action)
             dropped = self._handle_nonfinite(obs, reward, term, trunc)
@@ -275,9 +286,12 @@ class Trainer:
             ep_ret += reward
             ep_len += 1
             final = info.get("final_info", {})
+            self._terms.add(info, done)
             for i in np.flatnonzero(done):
+                terms = self._terms.pop(i)
                 if not dropped[i]:
                     done_eps.append((float(ep_ret[i]), int(ep_len[i])))
+                    self._done_terms.append(terms)
                     if "mode" in final and final["_mode"][i]:
                         self.num_modes = int(final["num_modes"][i])
                         ok = final["success"][i] if "success" in final else final["mode"][i] >= 0
@@ -287,13 +301,15 @@ class Trainer:
             timeouts = np.flatnonzero(trunc & ~term)
             if len(timeouts):  # bootstrap V(s_final) on truncation, not on termination
                 final = np.stack([info["final_obs"][i] for i in timeouts]).astype(np.float32)
+                f_obs, f_cobs = (torch.as_tensor(o) for o in spec.split(final))
                 with torch.no_grad():
-                    v_final = agent.critic(agent.norm(torch.as_tensor(final))).numpy()
+                    v_final = agent.critic(agent.norm_critic(f_cobs, agent.norm(f_obs))).numpy()
                 r[timeouts] += cfg.ppo.gamma * v_final
             self.storage.add(x, u, logp, value, torch.as_tensor(r, dtype=torch.float32),
-                             torch.as_tensor(done, dtype=torch.float32))
+                             torch.as_tensor(done, dtype=torch.float32), xc)
+        l_obs, l_cobs = (torch.as_tensor(o, dtype=torch.float32) for o in spec.split(obs))
         with torch.no_grad():
-            last_value = agent.critic(agent.norm(torch.as_tensor(obs, dtype=torch.float32)))
+            last_value = agent.critic(agent.norm_critic(l_cobs, agent.norm(l_obs)))
         self.storage.compute_returns(last_value, cfg.ppo.gamma, cfg.ppo.gae_lambda)
         return obs, done_eps
 
@@ -311,6 +327,7 @@ class Trainer:
             "episode/count": float(self.episodes),
             "episode/dropped": float(self.dropped_episodes),
             **self._mode_metrics(),
+            **self._term_metrics(),
         }
 
     def _record_clip(self, logger: MetricsLogger) -> None:
@@ -326,6 +343,13 @@ class Trainer:
         frames = res["frames"]
         logger.image("video/frame", frames[len(frames) // 2], self.global_step)
         print(f"video: {path} (return {res['returns'][0]:.1f})", file=sys.stderr)
+
+    def _term_metrics(self) -> dict[str, float]:
+        """Mean over the episodes that ended this update of each reward term's episode sum and
+        each tracking error's episode mean (``episode/reward_*``, ``episode/*_error``)."""
+        done, self._done_terms = self._done_terms, []
+        keys = sorted({k for t in done for k in t})
+        return {f"episode/{k}": float(np.mean([t[k] for t in done if k in t])) for k in keys}
 
     def _mode_metrics(self) -> dict[str, float]:
         """Mode coverage and success rate over the last 100 episodes (multimodal tasks)."""
@@ -353,8 +377,9 @@ class Trainer:
                 f"non-finite {what} from env {i} at step {step} (update {self.update_idx}); "
                 f"last good checkpoint kept in {self.run_dir / 'checkpoints'}. To drop such "
                 "episodes instead: --nonfinite drop-episode")
-        for j in np.flatnonzero(bad):
-            obs[j], _ = self.envs.envs[j].reset()
+        ids = np.flatnonzero(bad)
+        obs[ids] = reset_some(self.envs, ids)
+        for j in ids:
             reward[j], term[j], trunc[j] = 0.0, True, False
         self.dropped_episodes += int(bad.sum())
         print(f"warning: dropped {int(bad.sum())} episode(s) with non-finite {what} at step "

@@ -44,13 +44,21 @@ class Batch:
     values: Tensor  # [B]
     advantages: Tensor  # [B]
     returns: Tensor  # [B]
+    critic_obs: Tensor | None = None  # [B, C] (asymmetric critic) or None: the critic reads obs
+
+    @property
+    def value_obs(self) -> Tensor:
+        """What the critic reads."""
+        return self.obs if self.critic_obs is None else self.critic_obs
 
 
 class RolloutStorage:
-    def __init__(self, num_steps: int, num_envs: int, obs_dim: int, act_dim: int) -> None:
+    def __init__(self, num_steps: int, num_envs: int, obs_dim: int, act_dim: int,
+                 critic_obs_dim: int = 0) -> None:
         T, N = num_steps, num_envs
         self.num_steps, self.num_envs = T, N
         self.obs = torch.zeros(T, N, obs_dim)
+        self.critic_obs = torch.zeros(T, N, critic_obs_dim) if critic_obs_dim else None
         self.actions = torch.zeros(T, N, act_dim)
         self.log_probs = torch.zeros(T, N)
         self.values = torch.zeros(T, N)
@@ -61,10 +69,12 @@ class RolloutStorage:
         self.step = 0
 
     def add(self, obs: Tensor, actions: Tensor, log_probs: Tensor, values: Tensor,
-            rewards: Tensor, dones: Tensor) -> None:
+            rewards: Tensor, dones: Tensor, critic_obs: Tensor | None = None) -> None:
         if self.step >= self.num_steps:
             raise RuntimeError("rollout storage is full; call clear() after the update")
         t = self.step
+        if self.critic_obs is not None:
+            self.critic_obs[t] = critic_obs
         self.obs[t], self.actions[t], self.log_probs[t] = obs, actions, log_probs
         self.values[t], self.rewards[t], self.dones[t] = values, rewards, dones
         self.step += 1
@@ -82,6 +92,7 @@ class RolloutStorage:
         return Batch(
             self.obs.flatten(0, 1), self.actions.flatten(0, 1), self.log_probs.flatten(),
             self.values.flatten(), self.advantages.flatten(), self.returns.flatten(),
+            None if self.critic_obs is None else self.critic_obs.flatten(0, 1),
         )
 
     def minibatches(self, num_minibatches: int, generator: torch.Generator | None = None
@@ -94,4 +105,5 @@ class RolloutStorage:
         for i in range(num_minibatches):
             idx = perm[i * size:(i + 1) * size]
             yield Batch(data.obs[idx], data.actions[idx], data.log_probs[idx], data.values[idx],
-                        data.advantages[idx], data.returns[idx])
+                        data.advantages[idx], data.returns[idx],
+                        None if data.critic_obs is None else data.critic_obs[idx])

@@ -73,8 +73,13 @@ def check_renderer(timeout: float = 120.0) -> None:
 def render_env(env_id: str, kwargs: dict[str, Any], width: int = 480, height: int = 360,
                perturb: Any = None) -> Any:
     """The task in ``rgb_array`` mode with CPU-friendly render settings."""
+    import gymnasium as gym
+
     from nfpo.envs import make_env
 
+    if env_id not in gym.registry:
+        raise RenderError(f"{env_id} is not a gymnasium task: only gymnasium MuJoCo tasks render "
+                          "(EnvPool-only tasks such as the MuJoCo Playground robots do not)")
     try:
         env = make_env(env_id, {**kwargs, "render_mode": "rgb_array", "width": width,
                                 "height": height}, perturb)

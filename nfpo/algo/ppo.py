@@ -113,7 +113,7 @@ class PPO:
                     adv = (adv - adv.mean()) / (adv.std() + 1e-8)
                 pg_loss = clipped_surrogate(adv, log_ratio, cfg.clip_coef, cfg.log_ratio_clamp)
 
-                value = self.critic(mb.obs)
+                value = self.critic(mb.value_obs)
                 if cfg.clip_vloss:
                     v_clipped = mb.values + (value - mb.values).clamp(-cfg.clip_coef, cfg.clip_coef)
                     v_loss = 0.5 * torch.max((value - mb.returns).pow(2),

@@ -5,7 +5,14 @@ import os
 if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
     os.environ.setdefault("MUJOCO_GL", "egl")  # headless offscreen rendering (nfpo.video)
 
-from nfpo.envs.make import EnvSpec, env_spec, make_env, make_vec_env, random_action_rate
+from nfpo.envs.make import (
+    EnvSpec,
+    env_spec,
+    make_env,
+    make_vec_env,
+    random_action_rate,
+    reset_some,
+)
 from nfpo.envs.multimodal import mode_coverage, register_multimodal_envs
 from nfpo.envs.perturb import PerturbConfig, parse_perturb
 from nfpo.envs.toy import register_toy_envs
@@ -14,4 +21,4 @@ register_toy_envs()
 register_multimodal_envs()
 
 __all__ = ["EnvSpec", "PerturbConfig", "env_spec", "make_env", "make_vec_env", "mode_coverage",
-           "parse_perturb", "random_action_rate"]
+           "parse_perturb", "random_action_rate", "reset_some"]

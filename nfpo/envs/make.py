@@ -1,6 +1,7 @@
-"""Create gymnasium environments (single or vectorized) with clear errors.
+"""Create environments (single or vectorized) with clear errors, from gymnasium or EnvPool
+(``backend``; see ``nfpo.envs.envpool_env``).
 
-Vector envs use ``SyncVectorEnv`` (measured faster than Async on 2 cores) in SAME_STEP
+Gymnasium vector envs use ``SyncVectorEnv`` (measured faster than Async on 2 cores) in SAME_STEP
 autoreset mode: when an episode ends, ``step`` returns the reset observation and puts the
 final observation in ``info["final_obs"]`` so the trainer can bootstrap truncated episodes.
 """
@@ -21,13 +22,23 @@ from nfpo.errors import EnvError
 
 @dataclass(frozen=True)
 class EnvSpec:
-    """What a policy needs to know about an env: flat observation and Box action sizes."""
+    """What a policy needs to know about an env: flat observation and Box action sizes.
+
+    With an asymmetric critic the env's observation is ``[actor (obs_dim) | critic
+    (critic_obs_dim)]``; ``critic_obs_dim`` = 0 means the critic reads the actor's."""
 
     id: str
     obs_dim: int
     act_dim: int
     action_low: np.ndarray
     action_high: np.ndarray
+    critic_obs_dim: int = 0
+
+    def split(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(actor observation ``[..., obs_dim]``, critic observation) of an env observation."""
+        if not self.critic_obs_dim:
+            return obs, obs
+        return obs[..., :self.obs_dim], obs[..., self.obs_dim:]
 
     def scale_action(self, a: np.ndarray) -> np.ndarray:
         """Map a policy action in [-1, 1]^D to the env's Box [low, high] (float64)."""
@@ -45,9 +56,27 @@ def _check_id(env_id: str) -> None:
                    "Humanoid-v5.")
 
 
+BACKENDS = ("gymnasium", "envpool")
+
+
+def _check_backend(backend: str, perturb: PerturbConfig | None) -> None:
+    if backend not in BACKENDS:
+        raise EnvError(f"invalid backend={backend!r}: expected one of {', '.join(BACKENDS)}")
+    if backend == "envpool" and perturb is not None and perturb.active:
+        raise EnvError("robustness perturbations (--randomize/--perturb) are gymnasium "
+                       "wrappers; use --backend gymnasium for them")
+
+
 def make_env(env_id: str, env_kwargs: dict[str, Any] | None = None,
-             perturb: PerturbConfig | None = None, **extra: Any) -> gym.Env:
-    """``gymnasium.make`` with nfpo's error messages, wrapped with ``perturb`` if given."""
+             perturb: PerturbConfig | None = None, backend: str = "gymnasium",
+             obs_key: str = "", **extra: Any) -> gym.Env:
+    """One env: ``gymnasium.make`` with nfpo's error messages, wrapped with ``perturb`` if
+    given; or one EnvPool env (its actor observation ``obs_key`` for dict observations)."""
+    _check_backend(backend, perturb)
+    if backend == "envpool":
+        from nfpo.envs.envpool_env import EnvPoolEnv
+
+        return EnvPoolEnv(env_id, {**(env_kwargs or {}), **extra}, obs_key)
     _check_id(env_id)
     kwargs = {**(env_kwargs or {}), **extra}
     try:
@@ -78,22 +107,44 @@ def env_spec(env: gym.Env | gym.vector.VectorEnv, env_id: str) -> EnvSpec:
     low, high = act_space.low.astype(np.float64), act_space.high.astype(np.float64)
     if not (np.all(np.isfinite(low)) and np.all(np.isfinite(high))):
         raise EnvError(f"action space {act_space} is unbounded; nfpo needs finite bounds")
-    return EnvSpec(env_id, int(np.prod(obs_space.shape)), int(np.prod(act_space.shape)), low,
-                   high)
+    critic = int(getattr(env, "critic_dim", 0))
+    return EnvSpec(env_id, int(np.prod(obs_space.shape)) - critic,
+                   int(np.prod(act_space.shape)), low, high, critic)
 
 
 def make_vec_env(env_id: str, num_envs: int, env_kwargs: dict[str, Any] | None = None,
-                 perturb: PerturbConfig | None = None) -> gym.vector.SyncVectorEnv:
-    """``num_envs`` copies in a SyncVectorEnv with SAME_STEP autoreset."""
+                 perturb: PerturbConfig | None = None, backend: str = "gymnasium",
+                 obs_key: str = "", critic_obs_key: str = "", threads: int = 0,
+                 seed: int = 0) -> Any:
+    """``num_envs`` copies in a SyncVectorEnv with SAME_STEP autoreset, or an
+    ``EnvPoolVecEnv`` with the same semantics (``threads``: EnvPool worker threads, 0 = one per
+    core; ``seed``: EnvPool seeds at creation)."""
+    _check_backend(backend, perturb)
+    if backend == "envpool":
+        from nfpo.envs.envpool_env import EnvPoolVecEnv
+
+        return EnvPoolVecEnv(env_id, num_envs, env_kwargs, obs_key, critic_obs_key, threads,
+                             seed)
+    if obs_key or critic_obs_key:
+        raise EnvError("--obs-key/--critic-obs-key select parts of dict observations of "
+                       "EnvPool tasks; use them with --backend envpool")
     make_env(env_id, env_kwargs, perturb).close()  # fail fast with a clear message
     fns = [lambda: make_env(env_id, env_kwargs, perturb) for _ in range(num_envs)]
     return gym.vector.SyncVectorEnv(fns, autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
 
 
-def random_action_rate(env_id: str, num_envs: int, steps: int, seed: int = 0) -> float:
+def reset_some(envs: Any, ids: np.ndarray) -> np.ndarray:
+    """Reset only the sub-envs ``ids`` of a vector env; returns their observations."""
+    if hasattr(envs, "reset_envs"):
+        return envs.reset_envs(ids)
+    return np.stack([envs.envs[i].reset()[0] for i in ids])
+
+
+def random_action_rate(env_id: str, num_envs: int, steps: int, seed: int = 0,
+                       backend: str = "gymnasium", threads: int = 0) -> float:
     """Raw simulator throughput: env steps/s of ``make_vec_env`` with random actions (no
     policy, no learning), the baseline that trainer overhead is measured against."""
-    envs = make_vec_env(env_id, num_envs)
+    envs = make_vec_env(env_id, num_envs, backend=backend, threads=threads, seed=seed)
     envs.reset(seed=seed)
     envs.action_space.seed(seed)
     t = time.perf_counter()

@@ -77,12 +77,17 @@ def still_strip(agent: Any, env_id: str, env_kwargs: dict[str, Any], out: Path,
 def _picture(run: dict[str, Any], out_dir: Path, i: int) -> list[str]:
     """Markdown for a picture of the final policy: stochastic rollouts and pi(a|s) for planar
     multimodal tasks, else a still strip of one deterministic episode (tasks that render)."""
+    import gymnasium as gym
+
     from nfpo.agent import load_run
     from nfpo.envs import make_env
     from nfpo.errors import NfpoError
     from nfpo.report.policy_plot import PLANAR, plot_policies
 
     env_id = run["config"]["env"]["id"]
+    if env_id not in gym.registry:
+        return [f"(no picture of the policy: {env_id} is an EnvPool-only task, which does not "
+                "render here)"]
     try:
         probe = make_env(env_id, json.loads(run["config"]["env"].get("env_kwargs", "{}")))
         renders = "rgb_array" in probe.metadata.get("render_modes", [])
