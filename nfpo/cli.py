@@ -24,6 +24,8 @@ def train(
     resume: str | None = None,
 ) -> Path:
     """Train a policy with PPO; write logs, checkpoints, an evaluation and a report.
+    ``--preset legged`` (first, later flags override it) sets rsl_rl's legged-robot PPO on an
+    EnvPool Go1 with an asymmetric critic (``nfpo.config.PRESETS``).
 
     Args:
         cfg: training configuration.
@@ -256,6 +258,11 @@ def export_cmd(
 
 def main(argv: list[str] | None = None) -> None:
     try:
+        from nfpo.config import expand_presets
+
+        argv = list(sys.argv[1:] if argv is None else argv)
+        if argv[:1] == ["train"]:
+            argv = expand_presets(argv)
         tyro.extras.subcommand_cli_from_dict(
             {"train": train, "eval": eval_cmd, "report": report_cmd, "export": export_cmd,
              "bench": bench_cmd, "plot-policy": plot_policy_cmd},

@@ -37,3 +37,19 @@ def test_unknown_keys_rejected():
     d["ppo"]["lr"] = 1.0
     with pytest.raises(ConfigError, match="lr"):
         TrainConfig.from_dict(d)
+
+
+def test_presets_expand_in_place_and_later_flags_override():
+    from nfpo.config import PRESETS, expand_presets
+
+    argv = expand_presets(["train", "--preset", "legged", "--num-envs", "8"])
+    assert argv[0] == "train" and "--preset" not in argv
+    assert argv[1:-2] == PRESETS["legged"].split()
+    from nfpo.bench.spec import Job, job_config
+
+    cfg = job_config(Job("Go1JoystickFlatTerrain-v1", "a", 1, 100,
+                         ("--preset=legged", "--num-envs", "8", "--policy", "gaussian")))
+    assert cfg["env"]["num_envs"] == 8 and cfg["env"]["backend"] == "envpool"
+    assert cfg["env"]["critic_obs_key"] == "privileged_state" and cfg["ppo"]["num_epochs"] == 5
+    with pytest.raises(ConfigError, match="invalid preset='fast': expected one of legged"):
+        expand_presets(["--preset", "fast"])

@@ -163,12 +163,13 @@ def _parse_flags(flags: tuple[str, ...]) -> tuple[tuple[str, Any], ...]:
 
     import tyro
 
-    from nfpo.config import TrainConfig
+    from nfpo.config import TrainConfig, expand_presets
 
     err = io.StringIO()
     try:
+        args = expand_presets(list(flags))
         with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-            cfg = tyro.cli(TrainConfig, args=list(flags), config=(tyro.conf.OmitArgPrefixes,))
+            cfg = tyro.cli(TrainConfig, args=args, config=(tyro.conf.OmitArgPrefixes,))
     except SystemExit:
         msg = " ".join(err.getvalue().split())[-600:]
         raise ConfigError(f"bad flags {' '.join(flags)!r}: {msg}") from None
