@@ -24,7 +24,7 @@ def train(
     resume: str | None = None,
 ) -> Path:
     """Train a policy with PPO; write logs, checkpoints, an evaluation and a report.
-    ``--preset legged`` (first, later flags override it) sets rsl_rl's legged-robot PPO on an
+    ``--preset legged`` (later flags override it) sets a legged-robot PPO after rsl_rl's on an
     EnvPool Go1 with an asymmetric critic (``nfpo.config.PRESETS``).
 
     Args:

@@ -123,8 +123,8 @@ class PPO:
 
                 loss = pg_loss + cfg.vf_coef * v_loss
                 ent_coef = self.ent_coef
-                if ent_coef > 0:  # the flow's entropy is a Monte-Carlo estimate: one pass
-                    loss = loss - ent_coef * self.policy.entropy(mb.obs).mean()
+                if ent_coef > 0:
+                    loss = loss - ent_coef * self._entropy_bonus(mb.obs, ratio, new_logp)
                 if not torch.isfinite(loss):
                     raise DivergenceError(
                         f"non-finite loss at update {self.updates_done} "
@@ -172,6 +172,13 @@ class PPO:
             "value/explained_variance": float(ev),
         })
         return metrics
+
+    def _entropy_bonus(self, obs: Tensor, ratio: Tensor, new_logp: Tensor) -> Tensor:
+        """The minibatch's entropy term: exact if the policy has it in closed form, else the
+        Monte-Carlo estimate chosen by ``entropy_estimate`` (see ``PPOConfig``)."""
+        if self.policy.closed_form_entropy or self.cfg.entropy_estimate == "reparam":
+            return self.policy.entropy(obs).mean()
+        return -(ratio * new_logp).mean()
 
     @property
     def ent_coef(self) -> float:

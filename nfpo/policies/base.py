@@ -55,6 +55,11 @@ class Policy(nn.Module):
         z = torch.zeros(obs.shape[0], self.act_dim, dtype=obs.dtype, device=obs.device)
         return self.push(obs, z)
 
+    @property
+    def closed_form_entropy(self) -> bool:
+        """Whether ``entropy`` is exact (else a Monte-Carlo estimate costing a sampling pass)."""
+        return type(self).entropy_raw is not Policy.entropy_raw and self.action_bound != "tanh"
+
     def entropy_raw(self, obs: Tensor) -> Tensor:
         """H[p(u|obs)]; default is the Monte-Carlo estimate -log p(u), u ~ p (reparameterized)."""
         _, logp = self.rsample_raw(obs)
