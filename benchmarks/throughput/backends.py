@@ -19,11 +19,11 @@ import os
 import platform
 import shlex
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
+
+import run  # the sibling script: train_rate
 
 from nfpo.config import PRESETS
 from nfpo.envs import random_action_rate
@@ -48,16 +48,9 @@ def ppo_flags() -> list[str]:
 
 def train_rate(task: str, backend: str, policy: str, envs: int, updates: int) -> float:
     extra = ["--critic-obs-key", "privileged_state"] if task.startswith("Go1") else []
-    with tempfile.TemporaryDirectory() as d:
-        cmd = [sys.executable, "-m", "nfpo", "train", *ppo_flags(), "--env", task, "--backend",
-               backend, "--num-envs", str(envs), "--policy", policy, *extra, "--total-steps",
-               str(24 * envs * updates), "--run-dir", d, "--eval-episodes", "0", "--no-report",
-               "--no-tensorboard", "--no-progress", "--torch-threads", "1"]
-        subprocess.run(cmd, check=True, capture_output=True)
-        from nfpo.logger import read_metrics
-
-        sps = read_metrics(Path(d))["time/steps_per_second"]
-    return statistics.median(sps[1:])
+    flags = [*ppo_flags(), "--env", task, "--backend", backend, "--num-envs", str(envs),
+             "--policy", policy, *extra, "--torch-threads", "1"]
+    return run.train_rate(flags, updates, batch=24 * envs)
 
 
 def main() -> None:

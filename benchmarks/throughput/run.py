@@ -30,10 +30,12 @@ CONFIGS = {"gaussian": ["--policy", "gaussian"], "flow": ["--policy", "flow"],
            "flow --compile": ["--policy", "flow", "--compile"]}
 
 
-def train_rate(flags: list[str], updates: int) -> float:
+def train_rate(flags: list[str], updates: int, batch: int = 2048) -> float:
+    """Median training steps/s over updates 2.. of ``nfpo train FLAGS`` (``batch`` steps per
+    update; Hopper-v5 unless FLAGS name an --env), in its own process."""
     with tempfile.TemporaryDirectory() as d:
         cmd = [sys.executable, "-m", "nfpo", "train", "--env", "Hopper-v5", "--total-steps",
-               str(2048 * updates), "--run-dir", d, "--eval-episodes", "0", "--no-report",
+               str(batch * updates), "--run-dir", d, "--eval-episodes", "0", "--no-report",
                "--no-tensorboard", "--no-progress", *flags]
         subprocess.run(cmd, check=True, capture_output=True)
         from nfpo.logger import read_metrics
