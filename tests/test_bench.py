@@ -125,6 +125,15 @@ def test_local_grid_isolates_failures_skips_done_and_resumes(tmp_path):
     with pytest.raises(ConfigError, match="other flags"):
         run_grid(spec, grid, log=lambda s: None)
 
+    # the same flags resolving to another config (a changed preset or default) are refused
+    spec.args = TINY
+    cfg_path = run / "config.json"
+    meta = json.loads(cfg_path.read_text())
+    meta["config"]["ppo"]["clip_coef"] = 0.3
+    cfg_path.write_text(json.dumps(meta))
+    with pytest.raises(ConfigError, match="ppo.clip_coef: run has 0.3, flags give 0.2"):
+        run_grid(spec, grid, log=lambda s: None)
+
 
 def test_adopt_copies_matching_finished_runs(tmp_path):
     from nfpo.bench.grid import adopt

@@ -30,6 +30,7 @@ from nfpo.bench.jobs import (
     JobError,
     job_state,
     record,
+    run_dir_of,
     run_job,
     stop_all,
 )
@@ -71,12 +72,36 @@ def prepare(spec: GridSpec, grid_dir: Path) -> list[Job]:
             raise ConfigError(
                 f"job {job.id} already exists in {grid_dir} with other flags:\n  was: "
                 f"{old['command']}\n  now: {cmd}\nuse another grid dir (--out) for a new setting")
+        _check_run_config(grid_dir, job)
     meta = {"spec": spec.to_dict(), "command": " ".join(["nfpo", *sys.argv[1:]]),
             "machine": machine_info(), "nfpo_version": __version__,
             "updated": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
     atomic_write_text(grid_dir / "grid.json", json.dumps(meta, indent=2))
     _refresh_index(grid_dir, jobs, index)
     return jobs
+
+
+def _check_run_config(grid_dir: Path, job: Job) -> None:
+    """Refuse a job whose existing run dir holds another config than its flags resolve to now
+    (its command may read the same while a preset or a default changed); the budget
+    (total_steps) may differ. An unreadable config.json is left to the job's resume."""
+    from nfpo.bench.spec import job_config
+
+    path = run_dir_of(grid_dir, job) / "config.json"
+    try:
+        have = _comparable(json.loads(path.read_text())["config"])
+    except (OSError, ValueError, KeyError, ConfigError):
+        return
+    want = _comparable(job_config(job))
+    for cfg in (have, want):
+        cfg["run"].pop("total_steps", None)
+    diff = [f"{sec}.{k}: run has {have[sec].get(k)!r}, flags give {v!r}"
+            for sec, part in want.items() for k, v in part.items() if have[sec].get(k) != v]
+    if diff:
+        raise ConfigError(
+            f"job {job.id}: its run in {path.parent} was made with another config than its "
+            f"flags give now (a changed preset or default?): {'; '.join(diff[:4])}. Use "
+            "another grid dir (--out), or flags that reproduce the run's config")
 
 
 def _refresh_index(grid_dir: Path, jobs: list[Job], index: dict[str, dict[str, Any]]) -> None:
