@@ -22,7 +22,7 @@ import tyro
 from nfpo.errors import ConfigError
 
 PolicyKind = Literal["gaussian", "flow", "flow-naive"]
-POLICY_KINDS: tuple[str, ...] = ("gaussian", "flow", "flow-naive")
+POLICY_KINDS: tuple[str, ...] = typing.get_args(PolicyKind)
 
 
 # Named flag bundles for ``nfpo train --preset NAME``: expanded in place, so flags after it
@@ -153,9 +153,7 @@ class EnvConfig:
         _check(self.num_envs >= 1, "num_envs", self.num_envs, "an integer >= 1")
         _check(self.clip_obs > 0, "clip_obs", self.clip_obs, "a number > 0")
         _check(self.clip_reward > 0, "clip_reward", self.clip_reward, "a number > 0")
-        _choice("backend", self.backend, ("gymnasium", "envpool"))
         _check(self.envpool_threads >= 0, "envpool_threads", self.envpool_threads, ">= 0")
-        _choice("nonfinite", self.nonfinite, ("stop", "drop-episode"))
         self.kwargs()
         from nfpo.envs.perturb import parse_perturb
 
@@ -194,9 +192,6 @@ class PolicyConfig:
     """stabilizer: learned state-independent base log-std under the flow (flow as residual)."""
 
     def validate(self) -> None:
-        _choice("policy", self.kind, POLICY_KINDS)
-        _choice("action_bound", self.action_bound, ("clip", "tanh"))
-        _choice("activation", self.activation, ("tanh", "relu", "elu"))
         for name in ("actor_hidden", "critic_hidden", "flow_hidden", "flow_encoder"):
             sizes = getattr(self, name)
             _check(all(int(s) >= 1 for s in sizes), name, sizes, "positive layer sizes")
@@ -262,8 +257,6 @@ class PPOConfig:
         _check(1 <= self.num_minibatches <= batch, "num_minibatches", self.num_minibatches,
                f"an integer in [1, num_steps * num_envs = {batch}]")
         _check(self.learning_rate > 0, "learning_rate", self.learning_rate, "a number > 0")
-        _choice("lr_schedule", self.lr_schedule, ("linear", "constant", "adaptive"))
-        _choice("entropy_estimate", self.entropy_estimate, ("reparam", "ratio"))
         _check(0 < self.min_lr <= self.max_lr, "min_lr/max_lr", (self.min_lr, self.max_lr),
                "0 < min_lr <= max_lr")
         _check(self.desired_kl > 0, "desired_kl", self.desired_kl, "a number > 0")

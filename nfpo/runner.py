@@ -269,14 +269,8 @@ class Trainer:
         cfg, agent, spec = self.cfg, self.agent, self.spec
         done_eps: list[tuple[float, int]] = []
         for _ in range(cfg.ppo.num_steps):
-            obs_t, cobs_t = (torch.as_tensor(o, dtype=torch.float32) for o in spec.split(obs))
-            if cfg.env.normalize_obs:
-                agent.obs_norm.update(obs_t)
-                if spec.critic_obs_dim:
-                    agent.critic_norm.update(cobs_t)
+            x, xc = self._inputs(obs, update_norm=cfg.env.normalize_obs)
             with torch.inference_mode():
-                x = agent.norm(obs_t)
-                xc = agent.norm_critic(cobs_t, x)
                 u, logp = agent.policy.sample(x)
                 value = agent.critic(xc)
             action = spec.scale_action(agent.policy.to_action(u).numpy())
@@ -300,18 +294,30 @@ class Trainer:
             r = self.reward_scaler(reward, done) if cfg.env.scale_reward else reward.copy()
             timeouts = np.flatnonzero(trunc & ~term)
             if len(timeouts):  # bootstrap V(s_final) on truncation, not on termination
-                final = np.stack([info["final_obs"][i] for i in timeouts]).astype(np.float32)
-                f_obs, f_cobs = (torch.as_tensor(o) for o in spec.split(final))
+                _, xc_final = self._inputs(np.stack([info["final_obs"][i] for i in timeouts]))
                 with torch.no_grad():
-                    v_final = agent.critic(agent.norm_critic(f_cobs, agent.norm(f_obs))).numpy()
+                    v_final = agent.critic(xc_final).numpy()
                 r[timeouts] += cfg.ppo.gamma * v_final
             self.storage.add(x, u, logp, value, torch.as_tensor(r, dtype=torch.float32),
                              torch.as_tensor(done, dtype=torch.float32), xc)
-        l_obs, l_cobs = (torch.as_tensor(o, dtype=torch.float32) for o in spec.split(obs))
         with torch.no_grad():
-            last_value = agent.critic(agent.norm_critic(l_cobs, agent.norm(l_obs)))
+            last_value = agent.critic(self._inputs(obs)[1])
         self.storage.compute_returns(last_value, cfg.ppo.gamma, cfg.ppo.gae_lambda)
         return obs, done_eps
+
+    def _inputs(self, obs: np.ndarray, update_norm: bool = False
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Normalized (actor, critic) inputs ``[B, O]``, ``[B, C or O]`` of raw env
+        observations (``[actor | critic]`` with an asymmetric critic, ``EnvSpec.split``); with
+        ``update_norm`` the running normalizers take them in first."""
+        obs_t, cobs_t = (torch.as_tensor(o, dtype=torch.float32) for o in self.spec.split(obs))
+        if update_norm:
+            self.agent.obs_norm.update(obs_t)
+            if self.spec.critic_obs_dim:
+                self.agent.critic_norm.update(cobs_t)
+        with torch.inference_mode():
+            x = self.agent.norm(obs_t)
+            return x, self.agent.norm_critic(cobs_t, x)
 
     def _episode_metrics(self, done_eps: list[tuple[float, int]]) -> dict[str, float]:
         self.episodes += len(done_eps)

@@ -126,12 +126,12 @@ class EnvPoolVecEnv:
         done = term | trunc
         if done.any():  # SAME_STEP: hand out the final obs, reset now (no fake step later)
             ids = np.flatnonzero(done)
-            final = np.empty(self.num_envs, dtype=object)
-            final[ids] = list(obs[ids])
-            info["final_obs"], info["_final_obs"] = final, done.copy()
             info["final_info"] = {k: v for k, v in info.items()
                                   if isinstance(v, np.ndarray) and len(v) == self.num_envs}
             info["_final_info"] = done.copy()
+            final = np.empty(self.num_envs, dtype=object)
+            final[ids] = list(obs[ids])
+            info["final_obs"], info["_final_obs"] = final, done.copy()
             obs[ids] = self.reset_envs(ids)
         return obs, np.asarray(reward, np.float64), term, trunc, info
 
@@ -168,12 +168,14 @@ class EnvPoolEnv(gym.Env):
         self.observation_space = self.vec.single_observation_space
         self.action_space = self.vec.single_action_space
         self.spec = None
+        self._seeded = False  # EnvPool seeds once: only the first reset's seed is used
+        self._errors: list[tuple[float, float]] = []
 
     def reset(self, *, seed: int | None = None, options: Any = None
               ) -> tuple[np.ndarray, dict[str, Any]]:
-        first, self._seeded = not getattr(self, "_seeded", False), True
-        obs, info = self.vec.reset(seed=seed if first else None)
-        self._errors: list[tuple[float, float]] = []
+        obs, info = self.vec.reset(seed=None if self._seeded else seed)
+        self._seeded = True
+        self._errors = []
         return obs[0], _unbatch(info)
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:

@@ -73,12 +73,12 @@ def make_env(env_id: str, env_kwargs: dict[str, Any] | None = None,
     """One env: ``gymnasium.make`` with nfpo's error messages, wrapped with ``perturb`` if
     given; or one EnvPool env (its actor observation ``obs_key`` for dict observations)."""
     _check_backend(backend, perturb)
+    kwargs = {**(env_kwargs or {}), **extra}
     if backend == "envpool":
         from nfpo.envs.envpool_env import EnvPoolEnv
 
-        return EnvPoolEnv(env_id, {**(env_kwargs or {}), **extra}, obs_key)
+        return EnvPoolEnv(env_id, kwargs, obs_key)
     _check_id(env_id)
-    kwargs = {**(env_kwargs or {}), **extra}
     try:
         env = gym.make(env_id, **kwargs)
     except gym.error.DependencyNotInstalled as e:
