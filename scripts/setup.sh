@@ -17,7 +17,9 @@ step "$VPY" -m pip install --upgrade pip
 if ! "$VPY" -c "import torch" 2>/dev/null; then
   step "$VPY" -m pip install "torch==${TORCH_VERSION:-2.13.0}"
 fi
-step "$VPY" -m pip install -e ".[dev]"
+# keep the installed torch: the framework extras (rsl-rl-lib, stable-baselines3) require torch too
+TORCH_NOW=$("$VPY" -c "import torch; print(torch.__version__.split('+')[0])")
+step "$VPY" -m pip install -e ".[dev]" "torch==$TORCH_NOW"
 "$VPY" -c "import nfpo, torch, gymnasium, mujoco; print(f'nfpo {nfpo.__version__}, torch {torch.__version__}, gymnasium {gymnasium.__version__}, mujoco {mujoco.__version__}')"
 # Offscreen rendering for videos (nfpo eval --video) needs EGL from the system; on Debian or
 # Ubuntu it is installed here when missing (as root, or with passwordless sudo).
