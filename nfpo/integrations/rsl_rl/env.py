@@ -18,7 +18,9 @@ class NfpoVecEnv(VecEnv):
     Observation groups: ``"policy"`` (the actor's) and ``"critic"`` (the privileged
     observation with ``critic_obs_key``, else the actor's). Actions in [-1, 1] are clipped and
     mapped to the env's action box. Rewards are the env's (unscaled); ``extras["time_outs"]``
-    marks truncations, which rsl_rl bootstraps. Other arguments as ``nfpo.envs.make_vec_env``.
+    marks truncations, which rsl_rl bootstraps. ``episode_returns`` collects the return of
+    every finished episode (and ``extras["log"]["/episode_return"]`` their mean for rsl_rl's
+    logger). Other arguments as ``nfpo.envs.make_vec_env``.
     """
 
     def __init__(self, env_id: str, num_envs: int, seed: int = 0, backend: str = "gymnasium",
@@ -32,6 +34,8 @@ class NfpoVecEnv(VecEnv):
         limit = getattr(getattr(sub, "spec", None), "max_episode_steps", None)
         self.max_episode_length = int(limit or getattr(self.envs, "max_episode_steps", 1000))
         self.episode_length_buf = torch.zeros(num_envs, dtype=torch.long, device=device)
+        self.episode_returns: list[float] = []
+        self._running = np.zeros(num_envs)
         self.cfg = {"env_id": env_id, "num_envs": num_envs, "backend": backend, "seed": seed}
         obs, _ = self.envs.reset(seed=seed)
         self._obs = self._groups(obs)
@@ -52,10 +56,16 @@ class NfpoVecEnv(VecEnv):
         self.episode_length_buf += 1
         self.episode_length_buf[torch.as_tensor(done, device=self.device)] = 0
         self._obs = self._groups(obs)
+        self._running += reward
+        extras: dict[str, Any] = {}
+        if done.any():
+            finished = self._running[done].tolist()
+            self.episode_returns += finished
+            self._running[done] = 0.0
+            extras["log"] = {"/episode_return": float(np.mean(finished))}
         as_t = lambda x: torch.as_tensor(np.asarray(x), device=self.device)  # noqa: E731
-        time_outs = as_t(np.logical_and(truncated, np.logical_not(terminated)))
-        return (self._obs, as_t(reward).float(), as_t(done).long(),
-                {"time_outs": time_outs})
+        extras["time_outs"] = as_t(np.logical_and(truncated, np.logical_not(terminated)))
+        return self._obs, as_t(reward).float(), as_t(done).long(), extras
 
     def close(self) -> None:
         self.envs.close()
