@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import math
-import random
 import signal
 import sys
 import time
@@ -17,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from nfpo import __version__
+from nfpo import __version__, rng
 from nfpo.agent import Agent
 from nfpo.algo import PPO
 from nfpo.algo.diagnostics import rollout_stats
@@ -37,13 +36,8 @@ from nfpo.guard import DivergenceGuard
 from nfpo.logger import MetricsLogger, truncate_metrics
 from nfpo.normalization import RewardScaler
 from nfpo.progress import Progress
+from nfpo.rng import seed_everything
 from nfpo.storage import RolloutStorage
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
 
 
 def default_run_dir(cfg: TrainConfig) -> Path:
@@ -117,7 +111,7 @@ class Trainer:
             "ppo": {**{k: v for k, v in self.ppo.state_dict().items() if k != "optimizer"},
                     **opt_meta},
             "reward_scaler": self.reward_scaler.state_dict(),
-            "rng_numpy": _np_rng_state(), "rng_python": _py_rng_state(),
+            **rng.capture(),
             "loop": self._loop_state(),
         }
         return save_checkpoint(self.run_dir, self.global_step, tensors, state,
@@ -171,8 +165,7 @@ class Trainer:
         self.num_modes = state.get("num_modes", 0)
         torch.set_rng_state(tensors["rng.torch"])
         self.generator.set_state(tensors["rng.generator"])
-        np.random.set_state(_np_rng_from(state["rng_numpy"]))
-        random.setstate(_py_rng_from(state["rng_python"]))
+        rng.restore(state)
         self._restored = state.get("loop")
 
     # --- the loop -------------------------------------------------------------------------
@@ -399,20 +392,3 @@ class Trainer:
                                       f"{self.update_idx}; last good checkpoint kept in "
                                       f"{self.run_dir / 'checkpoints'}")
 
-
-def _np_rng_state() -> list:
-    name, keys, pos, has_gauss, cached = np.random.get_state()
-    return [name, keys.tolist(), int(pos), int(has_gauss), float(cached)]
-
-
-def _np_rng_from(s: list) -> tuple:
-    return (s[0], np.asarray(s[1], dtype=np.uint32), s[2], s[3], s[4])
-
-
-def _py_rng_state() -> list:
-    version, internal, gauss = random.getstate()
-    return [version, list(internal), gauss]
-
-
-def _py_rng_from(s: list) -> tuple:
-    return (s[0], tuple(s[1]), s[2])
