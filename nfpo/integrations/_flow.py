@@ -39,6 +39,32 @@ def flow_head(context_dim: int, act_dim: int, num_layers: int = 4,
                       ACTIVATIONS[activation], log_scale_bound, "clip", layernorm, base_scale)
 
 
+class MonteCarloMoments:
+    """Per-state mean and standard deviation ``[B, D]`` of pi(.|c), estimated from ``draws``
+    samples on first access, without gradient. For the frameworks' logging: a flow has
+    neither in closed form (its deterministic action is f(0; c), not the mean)."""
+
+    def __init__(self, flow: FlowPolicy, context: Tensor, draws: int = 8) -> None:
+        self._flow, self._context, self._draws = flow, context.detach(), max(int(draws), 2)
+        self._moments: tuple[Tensor, Tensor] | None = None
+
+    @torch.no_grad()
+    def _estimate(self) -> tuple[Tensor, Tensor]:
+        if self._moments is None:
+            u = torch.stack([self._flow.rsample_raw(self._context)[0]
+                             for _ in range(self._draws)])
+            self._moments = (u.mean(0), u.std(0))
+        return self._moments
+
+    @property
+    def mean(self) -> Tensor:
+        return self._estimate()[0]
+
+    @property
+    def std(self) -> Tensor:
+        return self._estimate()[1]
+
+
 class FlowMode(nn.Module):
     """Export head: features ``[B, C]`` -> deterministic action f(0; c) ``[B, D]``, a frozen,
     fused copy of the flow (TorchScript- and ONNX-exportable)."""

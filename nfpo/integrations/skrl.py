@@ -34,35 +34,24 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from nfpo.integrations._flow import flow_head
+from nfpo.integrations._flow import MonteCarloMoments, flow_head
 from nfpo.integrations._versions import require
 
 SKRL_VERSION = require("skrl", "1.4.0", "nfpo.integrations.skrl")
 
 
-class FlowStats:
+class FlowStats(MonteCarloMoments):
     """What skrl reads from ``model.distribution()``: Monte-Carlo ``mean`` / ``stddev``
-    ``[B, D]`` (computed on first access, no gradient) and ``entropy()``."""
+    ``[B, D]`` (computed on first access, no gradient) and ``entropy()``, the one-sample
+    estimate -log pi of the last ``act``'s sample."""
 
     def __init__(self, flow: Any, context: Tensor, sample_log_prob: Tensor, draws: int) -> None:
-        self._flow, self._context, self._logp, self._draws = flow, context.detach(), \
-            sample_log_prob, max(int(draws), 2)
-        self._moments: tuple[Tensor, Tensor] | None = None
-
-    @torch.no_grad()
-    def _mc(self) -> tuple[Tensor, Tensor]:
-        if self._moments is None:
-            u = torch.stack([self._flow.rsample_raw(self._context)[0] for _ in range(self._draws)])
-            self._moments = (u.mean(0), u.std(0))
-        return self._moments
-
-    @property
-    def mean(self) -> Tensor:
-        return self._mc()[0]
+        super().__init__(flow, context, draws)
+        self._logp = sample_log_prob
 
     @property
     def stddev(self) -> Tensor:
-        return self._mc()[1]
+        return self.std
 
     def entropy(self) -> Tensor:
         return -self._logp

@@ -32,7 +32,7 @@ from rsl_rl.modules.distribution import Distribution
 from torch import Tensor, nn
 
 from nfpo.algo.ppo import k3_kl
-from nfpo.integrations._flow import FlowMode, flow_head
+from nfpo.integrations._flow import FlowMode, MonteCarloMoments, flow_head
 
 
 class FlowDistribution(Distribution):
@@ -60,13 +60,14 @@ class FlowDistribution(Distribution):
         self._context: Tensor | None = None
         self._sampled: tuple[Tensor, Tensor] | None = None  # (u, log pi) of the last sample
         self._scored: tuple[Tensor, Tensor] | None = None  # (u, log pi) of the last log_prob
-        self._moments: tuple[Tensor, Tensor] | None = None
+        self._moments: MonteCarloMoments | None = None
 
     # --- what rsl_rl's PPO calls ------------------------------------------------------------
     def update(self, mlp_output: Tensor) -> None:
         """Condition the flow on features ``[B, C]`` (clears per-batch caches)."""
         self._context = mlp_output
-        self._sampled = self._scored = self._moments = None
+        self._sampled = self._scored = None
+        self._moments = MonteCarloMoments(self.flow, mlp_output, self.std_samples)
 
     def sample(self) -> Tensor:
         """u ~ pi(.|c), ``[B, D]`` (reparameterized; its log-prob is kept for ``entropy``)."""
@@ -114,11 +115,13 @@ class FlowDistribution(Distribution):
 
     @property
     def mean(self) -> Tensor:
-        return self._mc_moments()[0]
+        """Monte-Carlo mean ``[B, D]`` (logging only)."""
+        return self._require_moments().mean
 
     @property
     def std(self) -> Tensor:
-        return self._mc_moments()[1]
+        """Monte-Carlo standard deviation ``[B, D]`` (rsl_rl logs its mean)."""
+        return self._require_moments().std
 
     def deterministic_output(self, mlp_output: Tensor) -> Tensor:
         """The deterministic action f(0; c), ``[B, D]``."""
@@ -138,13 +141,9 @@ class FlowDistribution(Distribution):
             raise RuntimeError("FlowDistribution used before update(mlp_output)")
         return self._context
 
-    @torch.no_grad()
-    def _mc_moments(self) -> tuple[Tensor, Tensor]:
-        if self._moments is None:
-            c = self._require_context().detach()
-            draws = torch.stack([self.flow.rsample_raw(c)[0]
-                                 for _ in range(max(self.std_samples, 2))])
-            self._moments = (draws.mean(0), draws.std(0))
+    def _require_moments(self) -> MonteCarloMoments:
+        self._require_context()
+        assert self._moments is not None
         return self._moments
 
 
