@@ -120,6 +120,11 @@ def test_local_grid_isolates_failures_skips_done_and_resumes(tmp_path):
     run = grid / "runs" / "nfpo-PointReach-v0__flow__s1"
     assert json.loads((run / "summary.json").read_text())["global_step"] == 1024
 
+    # the same config spelled with other flags (a default made explicit) is accepted
+    spec.args = TINY + " --clip-coef 0.2"
+    run_grid(spec, grid, workers=2, retries=0, log=lambda s: None)
+    assert _launches(grid, "nfpo-PointReach-v0__flow__s1") == 2
+
     # another setting for an existing job id is refused rather than mixed in
     spec.args = TINY + " --learning-rate 1e-3"
     with pytest.raises(ConfigError, match="other flags"):

@@ -59,8 +59,10 @@ def _write_index(grid_dir: Path, jobs: dict[str, dict[str, Any]]) -> None:
 
 
 def prepare(spec: GridSpec, grid_dir: Path) -> list[Job]:
-    """Check the spec's flags, refuse to reuse a job id with other flags, write ``grid.json``
-    and the initial index; returns all jobs."""
+    """Check the spec's flags, refuse to reuse a job id with another setting, write
+    ``grid.json`` and the initial index; returns all jobs. Flags spelled differently from the
+    recorded command are accepted when they give the config the job's run was made with, or
+    when the job has no run yet."""
     jobs = expand(spec)
     check_flags(jobs)
     grid_dir.mkdir(parents=True, exist_ok=True)
@@ -68,11 +70,18 @@ def prepare(spec: GridSpec, grid_dir: Path) -> list[Job]:
     for job in jobs:
         old = index.get(job.id)
         cmd = "nfpo train " + " ".join(job.flags)
-        if old is not None and _strip_steps(old["command"]) != _strip_steps(cmd):
+        diff = _config_diff(grid_dir, job)
+        if old is not None and _strip_steps(old["command"]) != _strip_steps(cmd) and diff:
             raise ConfigError(
-                f"job {job.id} already exists in {grid_dir} with other flags:\n  was: "
+                f"job {job.id} already exists in {grid_dir} with other flags "
+                f"({'; '.join(diff[:4])}):\n  was: "
                 f"{old['command']}\n  now: {cmd}\nuse another grid dir (--out) for a new setting")
-        _check_run_config(grid_dir, job)
+        if diff:
+            raise ConfigError(
+                f"job {job.id}: its run in {run_dir_of(grid_dir, job)} was made with another "
+                f"config than its flags give now (a changed preset or default?): "
+                f"{'; '.join(diff[:4])}. Use another grid dir (--out), or flags that reproduce "
+                "the run's config")
     meta = {"spec": spec.to_dict(), "command": " ".join(["nfpo", *sys.argv[1:]]),
             "machine": machine_info(), "nfpo_version": __version__,
             "updated": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
@@ -81,27 +90,23 @@ def prepare(spec: GridSpec, grid_dir: Path) -> list[Job]:
     return jobs
 
 
-def _check_run_config(grid_dir: Path, job: Job) -> None:
-    """Refuse a job whose existing run dir holds another config than its flags resolve to now
-    (its command may read the same while a preset or a default changed); the budget
-    (total_steps) may differ. An unreadable config.json is left to the job's resume."""
+def _config_diff(grid_dir: Path, job: Job) -> list[str] | None:
+    """How the config a job's existing run was made with differs from what its flags resolve
+    to now (a command may read the same while a preset or a default changed), as
+    ``section.field: run has X, flags give Y`` lines; the budget (total_steps) may differ.
+    None if the job has no readable config.json (an unreadable one is left to its resume)."""
     from nfpo.bench.spec import job_config
 
     path = run_dir_of(grid_dir, job) / "config.json"
     try:
         have = _comparable(json.loads(path.read_text())["config"])
     except (OSError, ValueError, KeyError, ConfigError):
-        return
+        return None
     want = _comparable(job_config(job))
     for cfg in (have, want):
         cfg["run"].pop("total_steps", None)
-    diff = [f"{sec}.{k}: run has {have[sec].get(k)!r}, flags give {v!r}"
+    return [f"{sec}.{k}: run has {have[sec].get(k)!r}, flags give {v!r}"
             for sec, part in want.items() for k, v in part.items() if have[sec].get(k) != v]
-    if diff:
-        raise ConfigError(
-            f"job {job.id}: its run in {path.parent} was made with another config than its "
-            f"flags give now (a changed preset or default?): {'; '.join(diff[:4])}. Use "
-            "another grid dir (--out), or flags that reproduce the run's config")
 
 
 def _refresh_index(grid_dir: Path, jobs: list[Job], index: dict[str, dict[str, Any]]) -> None:

@@ -1,0 +1,106 @@
+"""Per-arm stability table of a stability grid (stress or standard): divergences, KL blow-ups,
+log-ratio tails, early stops and final returns, from each run's metrics.csv and eval.json.
+
+    python benchmarks/stability/summarize.py benchmarks/stability/standard \
+        > benchmarks/stability/standard.md
+
+A run counts as
+- *diverged* if the grid recorded it so (NaN/Inf or a guard trip: the run stopped);
+- *blown up* if one update's k3 KL exceeded 1 (the policy jumped far from the one that
+  collected the data; see docs/stability.md, mechanism 1);
+- *collapsed* if, over the last 10% of its updates, its training return (mean of the last 20
+  episodes) averages below the midpoint between its first logged value and its best.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import statistics
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+
+def _col(rows: list[dict], key: str) -> list[float]:
+    out = []
+    for r in rows:
+        v = r.get(key)
+        if v not in (None, ""):
+            out.append(float(v))
+    return out
+
+
+def run_stats(run: Path) -> dict | None:
+    path = run / "metrics.csv"
+    if not path.exists():
+        return None
+    with path.open() as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        return None
+    kl, lr_min = _col(rows, "policy/approx_kl"), _col(rows, "policy/log_ratio_min")
+    stops = _col(rows, "train/early_stop")
+    ret = [x for x in _col(rows, "episode/return_recent") if math.isfinite(x)]
+    tail = ret[-max(len(ret) // 10, 1):]
+    ev = run / "eval.json"
+    ev_ret = json.loads(ev.read_text()).get("mean_return") if ev.exists() else None
+    final = ret[-1] if ret else math.nan
+    return {
+        "steps": int(float(rows[-1]["global_step"])), "final": final, "eval": ev_ret,
+        "max_kl": max(kl, default=math.nan), "tails": sum(x < -20 for x in lr_min),
+        "min_log_ratio": min(lr_min, default=math.nan),
+        "early_stop": sum(stops) / len(stops) if stops else 0.0,
+        "blown_up": max(kl, default=0.0) > 1.0,
+        "collapsed": bool(ret) and statistics.mean(tail) < (ret[0] + max(ret)) / 2,
+        "nonfinite": any(not math.isfinite(x) for x in kl),
+    }
+
+
+def _ms(xs: list[float]) -> str:
+    xs = [x for x in xs if x is not None and math.isfinite(x)]
+    if not xs:
+        return "-"
+    return f"{statistics.mean(xs):.0f} ± {statistics.pstdev(xs):.0f}" if len(xs) > 1 \
+        else f"{xs[0]:.0f}"
+
+
+def main(grid: str) -> None:
+    grid_dir = Path(grid)
+    index = json.loads((grid_dir / "index.json").read_text())["jobs"]
+    cells: dict[tuple[str, str], list[tuple[int, dict, str]]] = defaultdict(list)
+    for job in index.values():
+        st = run_stats(grid_dir / job["run_dir"])
+        if st is not None:
+            cells[(job["task"], job["arm"])].append((job["seed"], st, job["status"]))
+    print(f"Grid `{grid}` ({sum(len(v) for v in cells.values())} runs with data; "
+          "'done' means the run reached its budget).\n")
+    print("| task | arm | runs done / with data | final train return | eval return | "
+          "diverged | KL > 1 | collapsed | updates with min log-ratio < -20 | worst min "
+          "log-ratio | max KL | early-stop fraction |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for (task, arm), runs in sorted(cells.items()):
+        runs.sort(key=lambda r: r[0])
+        done = [(s, st) for s, st, status in runs if status == "done"]
+        sts = [st for _, st in done]
+        diverged = sum(status == "diverged" or st["nonfinite"] for _, st, status in runs)
+        print(f"| {task} | {arm} | {len(done)} / {len(runs)} | "
+              f"{_ms([st['final'] for st in sts])} | {_ms([st['eval'] for st in sts])} | "
+              f"{diverged} | {sum(st['blown_up'] for st in sts)} | "
+              f"{sum(st['collapsed'] for st in sts)} | "
+              f"{', '.join(str(st['tails']) for st in sts) or '-'} | "
+              f"{min((st['min_log_ratio'] for st in sts), default=math.nan):.1f} | "
+              f"{max((st['max_kl'] for st in sts), default=math.nan):.3g} | "
+              f"{statistics.mean(st['early_stop'] for st in sts) if sts else math.nan:.2f} |")
+    print("\nPer run (seed: final train return / eval return / max KL):\n")
+    for (task, arm), runs in sorted(cells.items()):
+        parts = []
+        for s, st, status in runs:
+            ev = "-" if st["eval"] is None else f"{st['eval']:.0f}"
+            note = "" if status == "done" else f" ({status} at {st['steps']} steps)"
+            parts.append(f"s{s}: {st['final']:.0f} / {ev} / {st['max_kl']:.3g}{note}")
+        print(f"- {task} {arm}: {'; '.join(parts)}")
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "benchmarks/stability/standard")
