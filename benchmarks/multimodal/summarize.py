@@ -94,8 +94,9 @@ def main() -> None:
              "*entropy*: Monte-Carlo entropy of pi(.|s0) at the start state (nats).", "",
              "| task | policy | seeds | return | success | coverage | all modes | multimodal | "
              "entropy | per-seed mode fractions |", "|---|---|---|---|---|---|---|---|---|---|"]
+    arms = sorted({r["policy"] for r in rows}, key=lambda a: (a != "flow", a != "gaussian", a))
     for task in sorted({r["task"] for r in rows}):
-        for pol in ("flow", "gaussian"):
+        for pol in arms:
             rs = [r for r in rows if r["task"] == task and r["policy"] == pol]
             if not rs:
                 continue
