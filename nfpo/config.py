@@ -22,6 +22,10 @@ import tyro
 from nfpo.errors import ConfigError
 
 PolicyKind = Literal["gaussian", "flow", "flow-naive"]
+NFPO_TARGET_KL = 0.05  # the KL stop of the NFPO default (policy=flow)
+# Values that reproduce what the code did before a field existed, for config.json files
+# written then (``TrainConfig.from_dict``): the KL stop was checked per epoch.
+LEGACY_DEFAULTS: dict[str, dict[str, Any]] = {"ppo": {"kl_stop": "epoch"}}
 POLICY_KINDS: tuple[str, ...] = typing.get_args(PolicyKind)
 
 
@@ -242,13 +246,26 @@ class PPOConfig:
     """stabilizer: clip the flow parameters' gradient norm to this before the global clip."""
     log_ratio_clamp: float | None = None
     """stabilizer: clamp log(pi_new / pi_old) to [-c, c] before exp in the surrogate."""
-    target_kl: float | None = None
-    """stop the epochs of an update early once the k3 KL estimate exceeds this."""
-    kl_stop: Literal["epoch", "minibatch"] = "epoch"
+    target_kl: float | None | Literal["auto"] = "auto"
+    """stop an update early once the k3 KL estimate exceeds this (None: never). auto: the NFPO
+    default, 0.05 for policy=flow and None for gaussian and flow-naive (docs/stability.md)."""
+    kl_stop: Literal["auto", "epoch", "minibatch"] = "auto"
     """where ``target_kl`` is checked. epoch: the mean KL of each finished epoch (CleanRL).
     minibatch: each minibatch's KL before its gradient step; the step is skipped and the
-    update ends (catches a blow-up inside an epoch)."""
+    update ends (catches a blow-up inside an epoch). auto: minibatch for policy=flow (the
+    NFPO default), epoch otherwise."""
     adam_eps: float = 1e-5
+
+    def resolve(self, kind: str) -> PPOConfig:
+        """Replace ``auto`` fields by the defaults of policy ``kind``, in place: the NFPO default
+        for ``flow`` is the per-minibatch KL stop at 0.05 (the one setting without a KL blow-up
+        in every stress run, docs/stability.md); the Gaussian and the naive flow get none."""
+        nfpo = kind == "flow"
+        if self.target_kl == "auto":
+            self.target_kl = NFPO_TARGET_KL if nfpo else None
+        if self.kl_stop == "auto":
+            self.kl_stop = "minibatch" if nfpo else "epoch"
+        return self
 
     def validate(self, num_envs: int) -> None:
         _check(self.num_steps >= 1, "num_steps", self.num_steps, "an integer >= 1")
@@ -333,6 +350,8 @@ class TrainConfig:
     run: RunConfig = field(default_factory=RunConfig)
 
     def validate(self) -> TrainConfig:
+        """Resolve ``auto`` defaults for the chosen policy, then check every field."""
+        self.ppo.resolve(self.policy.kind)
         for section in (self.env, self.policy, self.ppo, self.run):
             _check_types(section)
         self.env.validate()
@@ -354,7 +373,8 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
-        """Inverse of ``to_dict``; unknown keys raise ConfigError naming them."""
+        """Inverse of ``to_dict`` (a saved config.json); unknown keys raise ConfigError naming
+        them, and fields the file predates get ``LEGACY_DEFAULTS`` (then the class default)."""
 
         def build(kls: type, data: dict[str, Any]) -> Any:
             names = {f.name for f in dataclasses.fields(kls)}
@@ -367,6 +387,12 @@ class TrainConfig:
             kw = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
             return kls(**kw)
 
+        def section(name: str, kls: type) -> Any:
+            data = d.get(name, {})
+            if isinstance(data, dict):
+                data = {**LEGACY_DEFAULTS.get(name, {}), **data}
+            return build(kls, data)
+
         parts = {"env": EnvConfig, "policy": PolicyConfig, "ppo": PPOConfig, "run": RunConfig}
         if not isinstance(d, dict):
             raise ConfigError(f"invalid config {d!r}: expected an object with sections "
@@ -374,4 +400,4 @@ class TrainConfig:
         unknown = set(d) - set(parts)
         if unknown:
             raise ConfigError(f"unknown config sections {sorted(unknown)}; accepted: {list(parts)}")
-        return cls(**{k: build(kls, d.get(k, {})) for k, kls in parts.items()})
+        return cls(**{k: section(k, kls) for k, kls in parts.items()})

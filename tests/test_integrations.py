@@ -19,6 +19,16 @@ from nfpo.integrations._versions import require
 TASK = "nfpo/PointReach-v0"  # 30 steps; untrained flow ~ -23, straight line ~ -4
 
 
+def test_core_package_does_not_import_the_frameworks():
+    import subprocess
+    import sys
+
+    code = ("import sys, nfpo, nfpo.cli, nfpo.runner, nfpo.integrations; "
+            "print(sorted(m for m in ('rsl_rl', 'stable_baselines3', 'skrl') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout
+
+
 def test_version_errors_name_the_version_and_the_fix():
     with pytest.raises(ImportError, match=r"rsl-rl-lib >= 5\.0\.1; installed: 4\.2\.0"):
         require("rsl-rl-lib", "5.0.1", "nfpo.integrations.rsl_rl", installed="4.2.0")

@@ -115,6 +115,7 @@ def _bandit(tmp_path, kind: str, bound: str, ent_coef: float) -> dict:
     cfg.env.id, cfg.env.num_envs, cfg.policy.kind = "nfpo/BimodalBandit-v0", 4, kind
     cfg.policy.action_bound = bound
     cfg.ppo.num_steps, cfg.ppo.num_minibatches, cfg.ppo.ent_coef = 64, 4, ent_coef
+    cfg.ppo.target_kl = None  # the multimodal recipe: the KL stop costs the second mode
     run = tmp_path / f"{kind}-{bound}"
     cfg.run.total_steps, cfg.run.seed, cfg.run.run_dir = 16384, 1, str(run)
     cfg.run.progress = cfg.run.tensorboard = cfg.run.report = False
@@ -128,7 +129,8 @@ def test_bandit_flow_covers_both_modes_gaussian_does_not(tmp_path):
     executed action lives on a bounded box, and the flow spreads its samples over both reward
     peaks (>= 20% each). The Gaussian cannot: a unimodal density has no way to put 20% on each
     peak and little between them. With clipped actions (the entropy of the unbounded
-    pre-clip action) the flow commits to one peak instead (benchmarks/multimodal)."""
+    pre-clip action) the flow commits to one peak instead (benchmarks/multimodal). The recipe
+    turns the NFPO default's KL stop off: with it the flow kept one peak in 5/5 seeds."""
     flow = _bandit(tmp_path, "flow", "tanh", 0.05)
     gauss = _bandit(tmp_path, "gaussian", "tanh", 0.05)
     assert min(flow["mode_fractions"]) >= 0.2, flow["mode_fractions"]

@@ -96,7 +96,8 @@ def test_schedules():
 
 
 def test_adaptive_schedule_and_target_kl_run(tmp_path):
-    cfg = small_cfg(tmp_path, lr_schedule="adaptive", target_kl=1e-6, learning_rate=1e-3)
+    cfg = small_cfg(tmp_path, lr_schedule="adaptive", target_kl=1e-6, learning_rate=1e-3,
+                    kl_stop="epoch")
     tr = Trainer(cfg)
     obs, _ = tr.envs.reset(seed=0)
     tr._rollout(obs, np.zeros(2), np.zeros(2, dtype=np.int64))
@@ -202,3 +203,34 @@ def test_ratio_entropy_estimate_skips_the_sampling_pass(tmp_path, monkeypatch):
     m = tr.ppo.update(tr.storage)
     assert calls["n"] == 1 and m["train/minibatch_steps"] == 8  # the logged entropy only
     tr.envs.close()
+
+
+def test_nfpo_default_kl_stop_is_resolved_per_policy():
+    """``--policy flow`` means the NFPO default set (per-minibatch KL stop at 0.05); the
+    Gaussian and the naive flow keep standard PPO (no stop), unless set explicitly."""
+    from nfpo.algo import PPO
+    from nfpo.config import NFPO_TARGET_KL, PPOConfig
+    from nfpo.errors import ConfigError
+    from nfpo.policies import Critic, FlowPolicy
+
+    got = {}
+    for kind in ("flow", "flow-naive", "gaussian"):
+        cfg = TrainConfig()
+        cfg.policy.kind = kind
+        got[kind] = (cfg.validate().ppo.target_kl, cfg.ppo.kl_stop)
+    assert got == {"flow": (NFPO_TARGET_KL, "minibatch"), "flow-naive": (None, "epoch"),
+                   "gaussian": (None, "epoch")}
+    cfg = TrainConfig()
+    cfg.ppo.target_kl, cfg.ppo.kl_stop = None, "epoch"  # explicit choices are kept
+    assert (cfg.validate().ppo.target_kl, cfg.ppo.kl_stop) == (None, "epoch")
+    with pytest.raises(ConfigError, match="unresolved 'auto'"):
+        PPO(FlowPolicy(3, 2), Critic(3), PPOConfig(), num_updates=1)
+
+
+def test_saved_config_from_before_kl_stop_keeps_the_epoch_stop():
+    """A config.json written before ``kl_stop`` existed behaves as the code did then (the KL
+    was checked per epoch), not as the new ``auto`` default would."""
+    d = TrainConfig().validate().to_dict()
+    d["ppo"].pop("kl_stop")
+    d["ppo"]["target_kl"] = 0.05
+    assert TrainConfig.from_dict(d).validate().ppo.kl_stop == "epoch"

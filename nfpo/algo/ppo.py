@@ -21,7 +21,7 @@ from torch import Tensor, nn
 from nfpo.algo.diagnostics import UpdateStats, grad_norms, module_groups
 from nfpo.algo.schedules import adaptive_lr, linear_lr
 from nfpo.config import PPOConfig
-from nfpo.errors import DivergenceError
+from nfpo.errors import ConfigError, DivergenceError
 from nfpo.policies import Critic, Policy
 from nfpo.storage import RolloutStorage
 
@@ -48,6 +48,9 @@ def k3_kl(log_ratio: Tensor) -> Tensor:
 class PPO:
     def __init__(self, policy: Policy, critic: Critic, cfg: PPOConfig, num_updates: int,
                  generator: torch.Generator | None = None, compile: bool = False) -> None:
+        if "auto" in (cfg.target_kl, cfg.kl_stop):
+            raise ConfigError("PPOConfig has unresolved 'auto' fields; call "
+                              "TrainConfig.validate() or PPOConfig.resolve(policy_kind) first")
         self.policy, self.critic, self.cfg = policy, critic, cfg
         # the minibatch log-prob (forward + backward) dominates a flow's update time
         self.log_prob = torch.compile(policy.log_prob) if compile else policy.log_prob
