@@ -196,7 +196,8 @@ def test_sb3_flow_policy_learns_saves_and_rejects_discrete(tmp_path):
 # --- skrl --------------------------------------------------------------------------------------
 
 def test_skrl_flow_mixin_learns_and_logs_std():
-    pytest.importorskip("skrl", reason="skrl not installed")
+    skrl = pytest.importorskip("skrl", reason="skrl not installed")
+    skrl.logger.setLevel("WARNING")  # its INFO lines at exit hit pytest's closed capture stream
     from skrl.agents.torch.ppo import PPO, PPO_CFG
     from skrl.envs.wrappers.torch import wrap_env
     from skrl.memories.torch import RandomMemory
@@ -253,6 +254,7 @@ def test_skrl_flow_mixin_learns_and_logs_std():
     SequentialTrainer(cfg={"timesteps": 480, "headless": True, "disable_progressbar": True},
                       env=env, agents=agent).train()
     after = evaluate(models["policy"])
+    env.close()
     assert before < -18 and after > before + 5, (before, after)
     stats = models["policy"].distribution()
     assert stats.stddev.shape == (32, 2) and (stats.stddev > 0).all()  # the last act: 32 envs
