@@ -36,7 +36,6 @@ from nfpo.guard import DivergenceGuard
 from nfpo.logger import MetricsLogger, truncate_metrics
 from nfpo.normalization import RewardScaler
 from nfpo.progress import Progress
-from nfpo.rng import seed_everything
 from nfpo.storage import RolloutStorage
 
 
@@ -53,7 +52,7 @@ class Trainer:
 
     def __init__(self, cfg: TrainConfig, run_dir: Path | None = None) -> None:
         self.cfg = cfg.validate()
-        seed_everything(cfg.run.seed)
+        rng.seed_everything(cfg.run.seed)
         torch.set_num_threads(cfg.run.torch_threads)
         self.run_dir = Path(run_dir or cfg.run.run_dir or default_run_dir(cfg))
         env_kwargs = cfg.env.kwargs()

@@ -14,47 +14,37 @@ A run counts as
 
 from __future__ import annotations
 
-import csv
-import json
 import math
 import statistics
 import sys
 from collections import defaultdict
-from pathlib import Path
+from typing import Any
+
+from nfpo.report.grid import load_grid  # per-run final/eval/tails/worst log-ratio/max KL
+
+BLOW_UP_KL = 1.0
 
 
-def _col(rows: list[dict], key: str) -> list[float]:
-    out = []
-    for r in rows:
-        v = r.get(key)
-        if v not in (None, ""):
-            out.append(float(v))
-    return out
+def _finite(xs: list[float]) -> list[float]:
+    return [x for x in xs if math.isfinite(x)]
 
 
-def run_stats(run: Path) -> dict | None:
-    path = run / "metrics.csv"
-    if not path.exists():
+def run_stats(job: dict[str, Any]) -> dict[str, Any] | None:
+    """This table's view of one job from ``load_grid``; None if the run has logged nothing."""
+    m = job["metrics"]
+    if not m.get("global_step"):
         return None
-    with path.open() as f:
-        rows = list(csv.DictReader(f))
-    if not rows:
-        return None
-    kl, lr_min = _col(rows, "policy/approx_kl"), _col(rows, "policy/log_ratio_min")
-    stops = _col(rows, "train/early_stop")
-    ret = [x for x in _col(rows, "episode/return_recent") if math.isfinite(x)]
+    ret = _finite(m.get("episode/return_recent", []))
+    stops = _finite(m.get("train/early_stop", []))
     tail = ret[-max(len(ret) // 10, 1):]
-    ev = run / "eval.json"
-    ev_ret = json.loads(ev.read_text()).get("mean_return") if ev.exists() else None
-    final = ret[-1] if ret else math.nan
+    ev = job["eval"]
     return {
-        "steps": int(float(rows[-1]["global_step"])), "final": final, "eval": ev_ret,
-        "max_kl": max(kl, default=math.nan), "tails": sum(x < -20 for x in lr_min),
-        "min_log_ratio": min(lr_min, default=math.nan),
+        "steps": job["steps"], "final": job["final"], "eval": ev if math.isfinite(ev) else None,
+        "max_kl": job["max_kl"], "tails": job["tail_events"],
+        "min_log_ratio": job["worst_log_ratio"],
         "early_stop": sum(stops) / len(stops) if stops else 0.0,
-        "blown_up": max(kl, default=0.0) > 1.0,
+        "blown_up": job["max_kl"] > BLOW_UP_KL,
         "collapsed": bool(ret) and statistics.mean(tail) < (ret[0] + max(ret)) / 2,
-        "nonfinite": any(not math.isfinite(x) for x in kl),
     }
 
 
@@ -67,11 +57,10 @@ def _ms(xs: list[float]) -> str:
 
 
 def main(grid: str) -> None:
-    grid_dir = Path(grid)
-    index = json.loads((grid_dir / "index.json").read_text())["jobs"]
+    _, jobs = load_grid(grid)
     cells: dict[tuple[str, str], list[tuple[int, dict, str]]] = defaultdict(list)
-    for job in index.values():
-        st = run_stats(grid_dir / job["run_dir"])
+    for job in jobs:
+        st = run_stats(job)
         if st is not None:
             cells[(job["task"], job["arm"])].append((job["seed"], st, job["status"]))
     print(f"Grid `{grid}` ({sum(len(v) for v in cells.values())} runs with data; "
@@ -84,7 +73,7 @@ def main(grid: str) -> None:
         runs.sort(key=lambda r: r[0])
         done = [(s, st) for s, st, status in runs if status == "done"]
         sts = [st for _, st in done]
-        diverged = sum(status == "diverged" or st["nonfinite"] for _, st, status in runs)
+        diverged = sum(status == "diverged" for _, _, status in runs)
         print(f"| {task} | {arm} | {len(done)} / {len(runs)} | "
               f"{_ms([st['final'] for st in sts])} | {_ms([st['eval'] for st in sts])} | "
               f"{diverged} | {sum(st['blown_up'] for st in sts)} | "

@@ -71,17 +71,17 @@ def prepare(spec: GridSpec, grid_dir: Path) -> list[Job]:
         old = index.get(job.id)
         cmd = "nfpo train " + " ".join(job.flags)
         diff = _config_diff(grid_dir, job)
-        if old is not None and _strip_steps(old["command"]) != _strip_steps(cmd) and diff:
+        if not diff:  # no run yet, or the same config (however the flags spell it)
+            continue
+        what = "; ".join(diff[:4])
+        if old is not None and _strip_steps(old["command"]) != _strip_steps(cmd):
             raise ConfigError(
-                f"job {job.id} already exists in {grid_dir} with other flags "
-                f"({'; '.join(diff[:4])}):\n  was: "
+                f"job {job.id} already exists in {grid_dir} with other flags ({what}):\n  was: "
                 f"{old['command']}\n  now: {cmd}\nuse another grid dir (--out) for a new setting")
-        if diff:
-            raise ConfigError(
-                f"job {job.id}: its run in {run_dir_of(grid_dir, job)} was made with another "
-                f"config than its flags give now (a changed preset or default?): "
-                f"{'; '.join(diff[:4])}. Use another grid dir (--out), or flags that reproduce "
-                "the run's config")
+        raise ConfigError(
+            f"job {job.id}: its run in {run_dir_of(grid_dir, job)} was made with another config "
+            f"than its flags give now (a changed preset or default?): {what}. Use another grid "
+            "dir (--out), or flags that reproduce the run's config")
     meta = {"spec": spec.to_dict(), "command": " ".join(["nfpo", *sys.argv[1:]]),
             "machine": machine_info(), "nfpo_version": __version__,
             "updated": time.strftime("%Y-%m-%d %H:%M:%S %Z")}

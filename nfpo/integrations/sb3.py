@@ -26,7 +26,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
 from torch import Tensor
 
 from nfpo.errors import ConfigError
@@ -122,4 +121,4 @@ class FlowPolicy(ActorCriticPolicy):
                 "entropy": self.entropy}
 
 
-__all__ = ["SB3_VERSION", "FlowDistribution", "FlowPolicy", "torch"]
+__all__ = ["SB3_VERSION", "FlowDistribution", "FlowPolicy"]

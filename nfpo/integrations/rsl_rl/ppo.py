@@ -65,7 +65,7 @@ class NFPOPPO(PPO):
     def update(self) -> dict[str, float]:
         """PPO epochs over the storage, with the KL stop; returns mean losses and diagnostics."""
         sums = {"value": 0.0, "surrogate": 0.0, "entropy": 0.0, "kl": 0.0}
-        steps, early_stop, lr_min = 0, 0.0, math.inf
+        steps, early_stop, log_ratio_min = 0, 0.0, math.inf
         epoch_kls: list[float] = []
         batches = self.storage.mini_batch_generator(self.num_mini_batches,
                                                     self.num_learning_epochs)
@@ -73,8 +73,9 @@ class NFPOPPO(PPO):
             self.actor(batch.observations, stochastic_output=True)  # condition + entropy sample
             log_ratio = (self.actor.get_output_log_prob(batch.actions)
                          - batch.old_actions_log_prob.reshape(-1))
-            kl = k3_kl(log_ratio.detach()).mean().item()
-            lr_min = min(lr_min, log_ratio.min().item())
+            lr = log_ratio.detach()  # one device sync for both scalars
+            kl, mb_min = torch.stack((k3_kl(lr).mean(), lr.min())).tolist()
+            log_ratio_min = min(log_ratio_min, mb_min)
             if self.target_kl is not None and self.kl_stop == "minibatch" and kl > self.target_kl:
                 early_stop = 1.0
                 break
@@ -123,5 +124,5 @@ class NFPOPPO(PPO):
         self.critic.update_normalization(obs)
         self.storage.clear()
         out = {k: v / max(steps, 1) for k, v in sums.items()}
-        out.update(early_stop=early_stop, log_ratio_min=lr_min, minibatch_steps=float(steps))
+        out.update(early_stop=early_stop, log_ratio_min=log_ratio_min, minibatch_steps=float(steps))
         return out
