@@ -194,6 +194,10 @@ class PolicyConfig:
     round-off; inputs and outputs stay float32."""
     flow_base_scale: bool = False
     """stabilizer: learned state-independent base log-std under the flow (flow as residual)."""
+    flow_identity_init: bool = True
+    """stabilizer: zero the conditioners' last layers so the untrained flow is exactly N(0, I)
+    (``--no-flow-identity-init``: orthogonal gain 1 there, a random initial flow; policy=flow
+    only, the naive flow always starts at the identity)."""
 
     def validate(self) -> None:
         for name in ("actor_hidden", "critic_hidden", "flow_hidden", "flow_encoder"):

@@ -11,7 +11,7 @@ import pytest
 from nfpo.bench.grid import read_index, run_grid, select
 from nfpo.bench.spec import GridSpec, check_flags, expand, load_spec
 from nfpo.errors import ConfigError
-from nfpo.report.grid import make_grid_report
+from nfpo.report.grid import collapsed, make_grid_report
 from nfpo.report.stats import bootstrap_ci, iqm, prob_improvement, prob_improvement_ci
 
 TINY = ("--num-steps 64 --num-envs 2 --num-minibatches 2 --num-epochs 2 --no-tensorboard "
@@ -256,6 +256,17 @@ def test_grid_report_tables_and_figures(tmp_path):
     with open(tmp_path / "report" / "results.csv") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 12 and {r["arm"] for r in rows} == {"good", "bad"}
+
+
+def test_collapse_rule():
+    up = [float(x) for x in range(100)]
+    assert not collapsed(up) and not collapsed([]) and not collapsed([5.0])
+    # learned 0 -> 100, then fell back: the last 10% average 30 < midpoint 50
+    assert collapsed(up + [30.0] * 12)
+    assert not collapsed(up + [60.0] * 12)
+    # offset-free: the same shape near or below zero (Ant-like returns)
+    assert collapsed([r - 200 for r in up + [30.0] * 12])
+    assert not collapsed([-50.0, float("nan"), -10.0, -12.0])
 
 
 def test_stats():

@@ -40,6 +40,19 @@ def test_base_scale_starts_as_identity_and_shrinks_entropy():
     assert h1 == pytest.approx(h0 - 2.0, abs=0.1)  # H shifts by sum(log sigma) = -2
 
 
+def test_identity_init_switch_off_gives_a_random_exact_flow():
+    torch.manual_seed(0)
+    pol = make_policy(PolicyConfig(kind="flow", flow_identity_init=False), 4, 2).double()
+    obs, u = torch.randn(64, 4, dtype=torch.float64), torch.randn(64, 2, dtype=torch.float64)
+    logp = pol.log_prob_raw(obs, u)
+    # no longer N(0, I): per-state modes and log-dets, still bounded by 4 layers x b = 2
+    assert (logp - standard_normal_log_prob(u)).abs().max() > 0.1
+    assert pol.mode_raw(obs).abs().max() > 0.1
+    z, ld = pol.flow.inverse(u, pol.encoder(obs))
+    assert ld.abs().max() <= 4 * 2.0 + 1e-9  # 4 layers x 1 active dim x bound b = 2
+    assert torch.allclose(pol.push(obs, z), u, atol=1e-10)
+
+
 def test_layernorm_is_in_the_conditioners():
     pol = make_policy(PolicyConfig(kind="flow", flow_layernorm=True), 3, 2)
     assert any(isinstance(m, torch.nn.LayerNorm) for m in pol.modules())

@@ -8,8 +8,9 @@ A run counts as
 - *diverged* if the grid recorded it so (NaN/Inf or a guard trip: the run stopped);
 - *blown up* if one update's k3 KL exceeded 1 (the policy jumped far from the one that
   collected the data; see docs/stability.md, mechanism 1);
-- *collapsed* if, over the last 10% of its updates, its training return (mean of the last 20
-  episodes) averages below the midpoint between its first logged value and its best.
+- *collapsed* as ``nfpo report`` counts it (``nfpo.report.grid.collapsed``): finished, and
+  over the last 10% of its updates its training return (mean of the last 20 episodes)
+  averages below the midpoint between its first logged value and its best.
 """
 
 from __future__ import annotations
@@ -34,9 +35,7 @@ def run_stats(job: dict[str, Any]) -> dict[str, Any] | None:
     m = job["metrics"]
     if not m.get("global_step"):
         return None
-    ret = _finite(m.get("episode/return_recent", []))
     stops = _finite(m.get("train/early_stop", []))
-    tail = ret[-max(len(ret) // 10, 1):]
     ev = job["eval"]
     return {
         "steps": job["steps"], "final": job["final"], "eval": ev if math.isfinite(ev) else None,
@@ -44,7 +43,7 @@ def run_stats(job: dict[str, Any]) -> dict[str, Any] | None:
         "min_log_ratio": job["worst_log_ratio"],
         "early_stop": sum(stops) / len(stops) if stops else 0.0,
         "blown_up": job["max_kl"] > BLOW_UP_KL,
-        "collapsed": bool(ret) and statistics.mean(tail) < (ret[0] + max(ret)) / 2,
+        "collapsed": job["collapsed"],
     }
 
 

@@ -11,7 +11,7 @@ With a binary mask ``m`` (1 = passive, copied; 0 = active, transformed) and cont
 The conditioner sees only the passive half, which the layer leaves unchanged, so the same
 (s, t) are recomputed exactly in the inverse direction. Masks are multiplicative (no
 indexing, no ``chunk``) so the layer traces and exports cleanly. The conditioner's last layer
-is zero-initialised: at initialisation s = t = 0 and the layer is the identity.
+is zero-initialised by default: at initialisation s = t = 0 and the layer is the identity.
 """
 
 from __future__ import annotations
@@ -34,6 +34,12 @@ class AffineCoupling(Bijection):
     ``layernorm``: LayerNorm before each hidden activation of the conditioner. Stabilizer:
     keeps conditioner pre-activations (hence s, t) from drifting in scale as observation
     statistics change. Cost: ~10-15% more conditioner time.
+
+    ``identity_init`` (default): the conditioner's last layer starts at zero, so the layer
+    starts as the identity (s = t = 0, log|det J| = 0) and an untrained flow policy is exactly
+    its base N(0, I). Stabilizer: the flow starts with the Gaussian baseline's exploration
+    scale and zero log-det, instead of random per-state scales and shifts compounded over
+    layers. Off: orthogonal init with gain 1 on the last layer as well. Cost: none.
     """
 
     def __init__(
@@ -44,13 +50,15 @@ class AffineCoupling(Bijection):
         log_scale_bound: float | None = 2.0,
         activation: type[nn.Module] = nn.Tanh,
         layernorm: bool = False,
+        identity_init: bool = True,
     ) -> None:
         super().__init__()
         dim = mask.numel()
         self.register_buffer("mask", mask.float().clone())
         self.log_scale_bound = log_scale_bound
         self.net = orthogonal_init(
-            mlp([context_dim + dim, *hidden, 2 * dim], activation, layernorm), 0.0)
+            mlp([context_dim + dim, *hidden, 2 * dim], activation, layernorm),
+            0.0 if identity_init else 1.0)
 
     def _scale_shift(self, passive: Tensor, context: Tensor) -> tuple[Tensor, Tensor]:
         out = self.net(torch.cat([context, passive], dim=-1))

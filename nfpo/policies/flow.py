@@ -42,6 +42,7 @@ class FlowPolicy(Policy):
         action_bound: ActionBound = "clip",
         layernorm: bool = False,
         base_scale: bool = False,
+        identity_init: bool = True,
     ) -> None:
         super().__init__(obs_dim, act_dim, action_bound)
         if encoder_hidden:
@@ -53,7 +54,8 @@ class FlowPolicy(Policy):
             context_dim = obs_dim
         self.flow = FlowSequence(
             [
-                AffineCoupling(m, context_dim, hidden, log_scale_bound, activation, layernorm)
+                AffineCoupling(m, context_dim, hidden, log_scale_bound, activation, layernorm,
+                               identity_init)
                 for m in alternating_masks(act_dim, num_layers)
             ]
         )

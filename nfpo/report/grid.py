@@ -36,7 +36,19 @@ PANELS = [
     ("flow/logdet_max", "max log|det J| (flows)", "linear"),
 ]
 TAIL_BOUND = -20.0  # an update whose min log-ratio is below this counts as a tail event
-COLLAPSE = 0.5      # a finished run whose final return is below this fraction of its peak
+TAIL_FRACTION = 0.1  # collapse is judged on the mean return of the last 10% of updates
+
+
+def collapsed(returns: list[float]) -> bool:
+    """A return collapse: the mean training return over the last ``TAIL_FRACTION`` of the
+    updates is below the midpoint between the first logged return and the best one (the run
+    gave back more than half of what it had learned; offset-free, so it also works for
+    returns near or below 0)."""
+    ret = [r for r in returns if math.isfinite(r)]
+    if not ret:
+        return False
+    tail = ret[-max(int(len(ret) * TAIL_FRACTION), 1):]
+    return sum(tail) / len(tail) < (ret[0] + max(ret)) / 2
 
 
 def is_grid(path: Path) -> bool:
@@ -66,7 +78,7 @@ def load_grid(grid_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
             "steps": int(m["global_step"][-1]) if m.get("global_step") else 0,
             "final": final, "peak": peak,
             "eval": ev["mean_return"] if ev else math.nan,
-            "collapsed": rec["status"] == "done" and peak > 0 and final < COLLAPSE * peak,
+            "collapsed": rec["status"] == "done" and collapsed(finite),
             "tail_events": int(np.sum(lr_min < TAIL_BOUND)),
             "worst_log_ratio": float(np.nanmin(lr_min)) if len(lr_min) else math.nan,
             "max_kl": max((k for k in m.get("policy/approx_kl", []) if math.isfinite(k)),
@@ -185,8 +197,9 @@ def make_grid_report(grid_dir: Path, out_dir: Path | None = None) -> Path:
             err = " ".join((j.get("error") or "").split())[-400:].replace("|", "/")
             L.append(f"| {j['id']} | {j['status']} | {j['steps']} | {err} |")
     L += ["", "Definitions: *diverged* = stopped by NaN/Inf or a `--guard` bound; *collapsed* = "
-          f"finished with a final return below {COLLAPSE:g} x its peak; raw per-run numbers in "
-          "`results.csv`, per-update metrics in each run's `metrics.csv`."]
+          "finished with its mean return over the last 10% of updates below the midpoint of its "
+          "first and best return; raw per-run numbers in `results.csv`, per-update metrics in "
+          "each run's `metrics.csv`."]
     _write_csv(jobs, out_dir / "results.csv")
     md = out_dir / "report.md"
     atomic_write_text(md, "\n".join(L) + "\n")
