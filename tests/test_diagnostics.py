@@ -35,7 +35,11 @@ def test_metrics_are_logged(tmp_path, kind):
     own = "grad_norm/flow" if kind == "flow" else "grad_norm/mean_net"
     assert own in m and max(m[own]) > 0
     if kind == "flow":
-        assert "flow/layer3_logdet_mean" in m
+        for k in range(4):
+            lo, mid, hi = (np.asarray(m[f"flow/layer{k}_logdet_{stat}"])
+                           for stat in ("min", "mean", "max"))
+            assert (lo <= mid).all() and (mid <= hi).all()
+            assert np.abs(np.concatenate([lo, hi])).max() <= 2.0  # 1 active dim x bound 2
 
 
 def test_guard_trips_and_last_good_checkpoint_loads(tmp_path):

@@ -88,7 +88,8 @@ class FlowPolicy(Policy):
 
     @torch.no_grad()
     def diagnostics(self, obs: Tensor) -> dict[str, float]:
-        """log|det J| of the forward pass on fresh samples: total and per layer (mean/min/max)."""
+        """log|det J| of the forward pass on fresh samples, total and per layer: mean, min and
+        max over the batch."""
         obs = obs.to(self.compute_dtype)
         h = self.encoder(obs)
         z = torch.randn(obs.shape[0], self.act_dim, dtype=obs.dtype, device=obs.device)
@@ -98,6 +99,8 @@ class FlowPolicy(Policy):
                "flow/logdet_max": logdet.max().item()}
         for k, ld in enumerate(per_layer):
             out[f"flow/layer{k}_logdet_mean"] = ld.mean().item()
+            out[f"flow/layer{k}_logdet_min"] = ld.min().item()
+            out[f"flow/layer{k}_logdet_max"] = ld.max().item()
         if self.base_log_std is not None:
             out["flow/base_log_std_mean"] = self.base_log_std.mean().item()
         return out
