@@ -201,7 +201,7 @@ def bench_cmd(
         only: run only the jobs whose id (TASK__ARM__sSEED) matches one of these glob
             patterns, e.g. '*__flow-kl-mb__*'; the index and report still cover the grid.
     """
-    from nfpo.bench.grid import prepare, read_index, run_grid, select
+    from nfpo.bench.grid import job_status, prepare, read_index, run_grid, select
     from nfpo.bench.spec import GridSpec, load_spec
     from nfpo.report.grid import make_grid_report
 
@@ -218,10 +218,11 @@ def bench_cmd(
 
         adopt_runs(grid, grid_dir, adopt, log=console.print)
     if dry_run:
-        jobs = select(prepare(grid, grid_dir), only or ())
+        jobs = select(prepare(grid, grid_dir, write=False), only or ())
         index = read_index(grid_dir)
         for job in jobs:
-            print(f"{index[job.id]['status']:9s} {job.id}: nfpo train {' '.join(job.flags)}")
+            state = job_status(grid_dir, job, index)
+            print(f"{state:9s} {job.id}: nfpo train {' '.join(job.flags)}")
         return {"jobs": len(jobs)}
     counts = run_grid(grid, grid_dir, workers, backend, address, retries, torch_threads,
                       gpus_per_job, log=console.print, only=only or ())

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from nfpo.bench.grid import read_index, run_grid, select
+from nfpo.bench.grid import job_status, prepare, read_index, run_grid, select
 from nfpo.bench.spec import GridSpec, check_flags, expand, load_spec
 from nfpo.errors import ConfigError
 from nfpo.report.grid import collapsed, make_grid_report
@@ -106,6 +106,16 @@ def test_local_grid_isolates_failures_skips_done_and_resumes(tmp_path):
         run = grid / "runs" / f"nfpo-PointReach-v0__{arm}__s1"
         assert json.loads((run / "summary.json").read_text())["global_step"] == 512
         assert (run / "eval.json").exists()
+
+    # a dry run (another spec, as `--dry-run` while the grid runs) reports and writes nothing
+    recorded = {f: (grid / f).read_bytes() for f in ("grid.json", "index.json")}
+    other = tiny_spec({**spec.arms, "new": "--policy flow-naive"})
+    states = {j.id.split("__")[1]: job_status(grid, j, read_index(grid))
+              for j in prepare(other, grid, write=False)}
+    assert states == {"flow": "done", "gaussian": "done", "broken": "failed", "new": "pending"}
+    assert {f: (grid / f).read_bytes() for f in recorded} == recorded
+    prepare(other, tmp_path / "fresh", write=False)
+    assert not (tmp_path / "fresh").exists()
 
     # same spec again: finished jobs are skipped (no new launch), the failed one is retried
     run_grid(spec, grid, workers=2, retries=0, log=lambda s: None)

@@ -58,14 +58,14 @@ def _write_index(grid_dir: Path, jobs: dict[str, dict[str, Any]]) -> None:
                       json.dumps({"counts": counts, "jobs": jobs}, indent=1))
 
 
-def prepare(spec: GridSpec, grid_dir: Path) -> list[Job]:
+def prepare(spec: GridSpec, grid_dir: Path, write: bool = True) -> list[Job]:
     """Check the spec's flags, refuse to reuse a job id with another setting, write
-    ``grid.json`` and the initial index; returns all jobs. Flags spelled differently from the
-    recorded command are accepted when they give the config the job's run was made with, or
-    when the job has no run yet."""
+    ``grid.json`` and the initial index (``write=False``, a dry run: write nothing, so that
+    a grid running meanwhile keeps its command and index); returns all jobs. Flags spelled
+    differently from the recorded command are accepted when they give the config the job's
+    run was made with, or when the job has no run yet."""
     jobs = expand(spec)
     check_flags(jobs)
-    grid_dir.mkdir(parents=True, exist_ok=True)
     index = read_index(grid_dir)
     for job in jobs:
         old = index.get(job.id)
@@ -82,6 +82,9 @@ def prepare(spec: GridSpec, grid_dir: Path) -> list[Job]:
             f"job {job.id}: its run in {run_dir_of(grid_dir, job)} was made with another config "
             f"than its flags give now (a changed preset or default?): {what}. Use another grid "
             "dir (--out), or flags that reproduce the run's config")
+    if not write:
+        return jobs
+    grid_dir.mkdir(parents=True, exist_ok=True)
     meta = {"spec": spec.to_dict(), "command": " ".join(["nfpo", *sys.argv[1:]]),
             "machine": machine_info(), "nfpo_version": __version__,
             "updated": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
@@ -107,6 +110,12 @@ def _config_diff(grid_dir: Path, job: Job) -> list[str] | None:
         cfg["run"].pop("total_steps", None)
     return [f"{sec}.{k}: run has {have[sec].get(k)!r}, flags give {v!r}"
             for sec, part in want.items() for k, v in part.items() if have[sec].get(k) != v]
+
+
+def job_status(grid_dir: Path, job: Job, index: dict[str, dict[str, Any]]) -> str:
+    """A job's state as its run dir shows it, or ``failed`` if ``index`` recorded a failure."""
+    failed = index.get(job.id, {}).get("status") == FAILED
+    return FAILED if failed else job_state(grid_dir, job)
 
 
 def _refresh_index(grid_dir: Path, jobs: list[Job], index: dict[str, dict[str, Any]]) -> None:
