@@ -55,6 +55,10 @@ def _ms(xs: list[float]) -> str:
         else f"{xs[0]:.0f}"
 
 
+def _num(x: float, fmt: str) -> str:
+    return format(x, fmt) if math.isfinite(x) else "-"
+
+
 def main(grid: str) -> None:
     _, jobs = load_grid(grid)
     cells: dict[tuple[str, str], list[tuple[int, dict, str]]] = defaultdict(list)
@@ -73,14 +77,15 @@ def main(grid: str) -> None:
         done = [(s, st) for s, st, status in runs if status == "done"]
         sts = [st for _, st in done]
         diverged = sum(status == "diverged" for _, _, status in runs)
+        stop = statistics.mean(st["early_stop"] for st in sts) if sts else math.nan
         print(f"| {task} | {arm} | {len(done)} / {len(runs)} | "
               f"{_ms([st['final'] for st in sts])} | {_ms([st['eval'] for st in sts])} | "
               f"{diverged} | {sum(st['blown_up'] for st in sts)} | "
               f"{sum(st['collapsed'] for st in sts)} | "
               f"{', '.join(str(st['tails']) for st in sts) or '-'} | "
-              f"{min((st['min_log_ratio'] for st in sts), default=math.nan):.1f} | "
-              f"{max((st['max_kl'] for st in sts), default=math.nan):.3g} | "
-              f"{statistics.mean(st['early_stop'] for st in sts) if sts else math.nan:.2f} |")
+              f"{_num(min((st['min_log_ratio'] for st in sts), default=math.nan), '.1f')} | "
+              f"{_num(max((st['max_kl'] for st in sts), default=math.nan), '.3g')} | "
+              f"{_num(stop, '.2f')} |")
     print("\nPer run (seed: final train return / eval return / max KL):\n")
     for (task, arm), runs in sorted(cells.items()):
         parts = []
