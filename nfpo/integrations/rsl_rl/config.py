@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from nfpo.config import NFPO_TARGET_KL
 from nfpo.errors import ConfigError
 
 POLICIES = ("flow", "gaussian")
@@ -19,7 +20,7 @@ def train_cfg(policy: str = "flow", *, context_dim: int = 64, flow_layers: int =
               hidden_dims: tuple[int, ...] = (128, 128, 128),
               activation: str = "elu", num_steps_per_env: int = 24, learning_rate: float = 3e-4,
               num_learning_epochs: int = 5, num_mini_batches: int = 4, entropy_coef: float = 0.0,
-              target_kl: float | None = 0.05, kl_stop: str = "minibatch",
+              target_kl: float | None = NFPO_TARGET_KL, kl_stop: str = "minibatch",
               critic_group: str = "critic", save_interval: int = 50) -> dict[str, Any]:
     """The runner config dict. ``policy="flow"``: ``FlowDistribution`` + ``NFPOPPO``;
     ``"gaussian"``: rsl_rl's ``GaussianDistribution`` + stock ``PPO`` with the same settings

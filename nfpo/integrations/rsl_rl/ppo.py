@@ -33,6 +33,7 @@ from torch import nn
 
 from nfpo.algo.ppo import clipped_surrogate, k3_kl
 from nfpo.algo.schedules import adaptive_lr
+from nfpo.config import NFPO_TARGET_KL
 from nfpo.errors import ConfigError, DivergenceError
 
 KL_STOPS = ("epoch", "minibatch")
@@ -42,9 +43,10 @@ class NFPOPPO(PPO):
     """rsl_rl PPO + KL stop / log-ratio clamp. Extra args: ``target_kl`` (None disables the
     stop), ``kl_stop`` ("minibatch" or "epoch"), ``log_ratio_clamp`` (None disables)."""
 
-    def __init__(self, actor: Any, critic: Any, storage: Any, *, target_kl: float | None = 0.05,
-                 kl_stop: str = "minibatch", log_ratio_clamp: float | None = None,
-                 schedule: str = "fixed", **kwargs: Any) -> None:
+    def __init__(self, actor: Any, critic: Any, storage: Any, *,
+                 target_kl: float | None = NFPO_TARGET_KL, kl_stop: str = "minibatch",
+                 log_ratio_clamp: float | None = None, schedule: str = "fixed",
+                 **kwargs: Any) -> None:
         for key in ("rnd_cfg", "symmetry_cfg", "multi_gpu_cfg"):
             if kwargs.get(key):
                 raise ConfigError(f"NFPOPPO does not support {key}={kwargs[key]!r}; use rsl_rl's "
