@@ -83,7 +83,7 @@ def main(grid: str) -> None:
               f"{diverged} | {sum(st['blown_up'] for st in sts)} | "
               f"{sum(st['collapsed'] for st in sts)} | "
               f"{', '.join(str(st['tails']) for st in sts) or '-'} | "
-              f"{_num(min((st['min_log_ratio'] for st in sts), default=math.nan), '.1f')} | "
+              f"{_num(min((st['min_log_ratio'] for st in sts), default=math.nan), '.3g')} | "
               f"{_num(max((st['max_kl'] for st in sts), default=math.nan), '.3g')} | "
               f"{_num(stop, '.2f')} |")
     print("\nPer run (seed: final train return / eval return / max KL):\n")
