@@ -53,6 +53,16 @@ def test_only_selects_jobs_by_id_glob_and_rejects_a_pattern_matching_none():
         select(jobs, ["Ant-v5__*"])
 
 
+def test_index_drops_jobs_of_an_arm_taken_out_of_the_spec(tmp_path):
+    prepare(tiny_spec({"a": "--policy flow", "b": "--policy gaussian"}), tmp_path)
+    ids = ["nfpo-PointReach-v0__a__s1", "nfpo-PointReach-v0__b__s1"]
+    assert sorted(read_index(tmp_path)) == ids
+    prepare(tiny_spec({"a": "--policy flow"}), tmp_path)
+    index = json.loads((tmp_path / "index.json").read_text())
+    assert list(index["jobs"]) == ids[:1]
+    assert index["counts"]["pending"] == 1
+
+
 @pytest.mark.parametrize("data,needle", [
     ({"taks": ["Hopper-v5"]}, "unknown key(s) ['taks']"),
     ({"seeds": [1, 1]}, "duplicates"),

@@ -119,9 +119,12 @@ def job_status(grid_dir: Path, job: Job, index: dict[str, dict[str, Any]]) -> st
 
 
 def _refresh_index(grid_dir: Path, jobs: list[Job], index: dict[str, dict[str, Any]]) -> None:
-    """Record each job's state as its run dir shows it, and write the index."""
-    for job in jobs:
-        index[job.id] = {**index.get(job.id, {}), **record(grid_dir, job, job_state(grid_dir, job))}
+    """Record each job's state as its run dir shows it, and write the index. Jobs that the
+    spec no longer has (an arm taken out) leave the index; their run dirs stay on disk."""
+    fresh = {job.id: {**index.get(job.id, {}), **record(grid_dir, job, job_state(grid_dir, job))}
+             for job in jobs}
+    index.clear()
+    index.update(fresh)
     _write_index(grid_dir, index)
 
 
