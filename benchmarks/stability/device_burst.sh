@@ -1,32 +1,43 @@
 #!/usr/bin/env bash
-# Run part of the stability grids on a lent machine's CPU cores for a fixed time, then stop
-# them (each run checkpoints on SIGINT) and hand the run dirs back under $OUT; the grids
-# resume them on the 2-core machine (`nfpo bench` skips finished jobs, resumes the rest).
-# The device image has Python 3.12 + torch but not nfpo's other dependencies: they travel
-# as wheels in .whl312/ (gymnasium, mujoco, tensorboard, matplotlib, ...).
+# Run grid jobs on a lent machine's CPU cores for a fixed time, then stop them (each run
+# checkpoints on SIGTERM) and hand the run dirs back under $OUT; the grids resume them on the
+# 2-core machine (`nfpo bench` skips finished jobs and resumes the rest).
+#
+# Usage (device tool):
+#   bash benchmarks/stability/device_burst.sh SECONDS SPEC:NAME:WORKERS:PATTERN[,PATTERN...] ...
+# e.g. benchmarks/stability/standard.toml:standard:4:'Ant-v5__nfpo-kl0.1__s2,Ant-v5__nfpo-kl0.1__s3'
+# Then, here: cat burst.tgz.part-* | tar xz; move each NAME/runs/* into the local grid's runs/
+# and re-run the grid (it records them as done).
+#
+# The device image has Python 3.12, torch, numpy, matplotlib, tensorboard and rich but not
+# gymnasium, mujoco or tyro: those travel as wheels in the carried folder .whlmin/ (~11 MB;
+# the working tree plus carried paths must stay under 64 MiB, so the bulky committed result
+# dirs are left behind for the call).
 # Seen 2026-11-26 on a lent H200 host (16 Xeon cores): 16 jobs of 300k steps, one per core,
-# finished in ~370 s (flow ~800 env steps/s per job; 250-450 on the 2-core CPU). That burst's
-# results were lost: its single archive (20 MB) was over the tool's 16 MiB file limit.
-# Usage (device tool): bash benchmarks/stability/device_burst.sh SECONDS
-# Then: cat burst.tgz.part-* | tar xz; copy each runs/* dir into the local grid's runs/ and re-run the grid.
+# finished in ~370 s (flow ~800 env steps/s per job; 250-450 on the 2-core CPU).
 set -u
-secs=${1:-440}
-python -c "import numpy" 2>/dev/null || np=.whl312/numpy
-pip install -q --no-index --no-deps $(ls .whl312/*.whl | grep -v numpy) ${np:+$np*.whl} 2>&1 | tail -3
-export PYTHONPATH=$PWD
-nproc; lscpu | grep -m1 "Model name"; python -c "import torch, numpy, mujoco; print(torch.__version__, numpy.__version__, mujoco.__version__)"
-python -m nfpo train --env Hopper-v5 --total-steps 2048 --run-dir /tmp/smoke --eval-episodes 1 >/tmp/smoke.log 2>&1 \
-  || { tail -20 /tmp/smoke.log; exit 1; }
+secs=${1:?SECONDS}; shift
+python -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whlmin/*.whl 2>&1 | grep -v WARNING
+export PYTHONPATH=/tmp/site
+export PYTHONPATH=$PWD:/tmp/site
+nproc; lscpu | grep -m1 "Model name"
+python -c "import torch, numpy, mujoco; print(torch.__version__, numpy.__version__, mujoco.__version__)"
+python -m nfpo train --env Hopper-v5 --total-steps 2048 --run-dir /tmp/smoke --eval-episodes 1 \
+  >/tmp/smoke.log 2>&1 || { tail -20 /tmp/smoke.log; exit 1; }
 echo smoke ok
-timeout -s TERM "$secs" python -m nfpo bench benchmarks/stability/standard.toml --out "$OUT/standard" \
-  --workers 12 --only '*__s3' --no-report > "$OUT/standard.log" 2>&1 &
-timeout -s TERM "$secs" python -m nfpo bench benchmarks/stability/stress.toml --out "$OUT/stress" \
-  --workers 4 --only '*flow-naive-kl-mb__s1' '*flow-naive-kl-mb__s2' --no-report > "$OUT/stress.log" 2>&1 &
+names=()
+for group in "$@"; do
+  IFS=: read -r spec name workers patterns <<< "$group"
+  IFS=, read -r -a pats <<< "$patterns"
+  names+=("$name")
+  timeout -s TERM "$secs" python -m nfpo bench "$spec" --out "$OUT/$name" --workers "$workers" \
+    --only "${pats[@]}" --no-report > "$OUT/$name.log" 2>&1 &
+done
 wait
-tail -n 3 "$OUT/standard.log" "$OUT/stress.log"
+for name in "${names[@]}"; do tail -n 2 "$OUT/$name.log"; done
 for d in "$OUT"/*/runs/*; do echo "$d $(tail -n 1 "$d/metrics.csv" | cut -d, -f1)"; done
-# The device tool returns at most 8 plain files of <= 16 MiB each, <= 2 folders deep: one
-# archive without the TensorBoard dirs (the bulk; metrics.csv holds the same scalars), split.
-tar czf - --exclude='*/tb' -C "$OUT" standard stress | split -b 15m - "$OUT/burst.tgz.part-" \
-  && rm -rf "$OUT/standard" "$OUT/stress"
+# The tool returns at most 8 plain files of <= 16 MiB each, <= 2 folders deep: one archive
+# without the TensorBoard dirs (metrics.csv holds the same scalars), split into 15 MB parts.
+tar czf - --exclude='*/tb' -C "$OUT" "${names[@]}" | split -b 15m - "$OUT/burst.tgz.part-" \
+  && rm -rf "${names[@]/#/$OUT/}"
 ls -la "$OUT"
