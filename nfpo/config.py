@@ -22,7 +22,7 @@ import tyro
 from nfpo.errors import ConfigError
 
 PolicyKind = Literal["gaussian", "flow", "flow-naive"]
-NFPO_TARGET_KL = 0.05  # the KL stop of the NFPO default (policy=flow)
+NFPO_TARGET_KL = 0.1  # the KL stop of the NFPO default (policy=flow); docs/stability.md
 # Values that reproduce what the code did before a field existed, for config.json files
 # written then (``TrainConfig.from_dict``): the KL stop was checked per epoch.
 LEGACY_DEFAULTS: dict[str, dict[str, Any]] = {"ppo": {"kl_stop": "epoch"}}
@@ -252,7 +252,7 @@ class PPOConfig:
     """stabilizer: clamp log(pi_new / pi_old) to [-c, c] before exp in the surrogate."""
     target_kl: float | None | Literal["auto"] = "auto"
     """stop an update early once the k3 KL estimate exceeds this (None: never). auto: the NFPO
-    default, 0.05 for policy=flow and None for gaussian and flow-naive (docs/stability.md)."""
+    default, 0.1 for policy=flow and None for gaussian and flow-naive (docs/stability.md)."""
     kl_stop: Literal["auto", "epoch", "minibatch"] = "auto"
     """where ``target_kl`` is checked. epoch: the mean KL of each finished epoch (CleanRL).
     minibatch: each minibatch's KL before its gradient step; the step is skipped and the
@@ -262,8 +262,9 @@ class PPOConfig:
 
     def resolve(self, kind: str) -> PPOConfig:
         """Replace ``auto`` fields by the defaults of policy ``kind``, in place: the NFPO default
-        for ``flow`` is the per-minibatch KL stop at 0.05 (the one setting without a KL blow-up
-        in every stress run, docs/stability.md); the Gaussian and the naive flow get none."""
+        for ``flow`` is the per-minibatch KL stop at ``NFPO_TARGET_KL`` (no KL blow-up in any
+        stress or extreme-regime run, docs/stability.md); the Gaussian and the naive flow get
+        none."""
         nfpo = kind == "flow"
         if self.target_kl == "auto":
             self.target_kl = NFPO_TARGET_KL if nfpo else None

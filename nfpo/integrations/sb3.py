@@ -7,13 +7,13 @@ features extractor, optimizer, save / load, ``predict``) is SB3's own::
 
     from stable_baselines3 import PPO
     from nfpo.integrations.sb3 import FlowPolicy
-    model = PPO(FlowPolicy, "Hopper-v5", target_kl=0.05,
+    model = PPO(FlowPolicy, "Hopper-v5", target_kl=0.067,
                 policy_kwargs={"flow_kwargs": {"num_layers": 4, "hidden": (64, 64)}})
 
 SB3 clips actions to the Box for the env and stores the unclipped sample, so log-probs are of
 the unclipped u (as in nfpo's ``clip`` action bound). SB3's ``target_kl`` checks a KL estimate
 before each minibatch step, nfpo's per-minibatch KL stop (docs/stability.md); its own check
-stops at 1.5 x target_kl.
+stops at 1.5 x target_kl, so 0.067 matches nfpo's default of 0.1.
 
 Entropy: the flow has none in closed form. ``entropy="reparam"`` (default) returns the
 one-sample Monte-Carlo estimate -log pi(u'|s) of a fresh reparameterized sample (one extra flow

@@ -18,7 +18,7 @@
 ``nfpo.policies.FlowPolicy`` (the same module as nfpo's own trainer) and returns
 ``(u, {"log_prob": [B, 1], "mean_actions": f(0; c)})``; with ``inputs["taken_actions"]`` it
 scores those instead. skrl's PPO has the per-minibatch KL stop nfpo uses (``kl_threshold``,
-e.g. 0.05).
+e.g. 0.1, the NFPO default).
 
 Sample-based parts (no closed form for a flow):
 - ``get_entropy``: -log pi(u|s) of the reparameterized sample drawn by the last ``act``

@@ -1,7 +1,7 @@
 """``NFPOPPO``: rsl_rl's PPO with nfpo's algorithm-side stabilizers, selected by config::
 
     "algorithm": {"class_name": "nfpo.integrations.rsl_rl:NFPOPPO", "schedule": "fixed",
-                  "learning_rate": 3e-4, "target_kl": 0.05, "kl_stop": "minibatch", ...}
+                  "learning_rate": 3e-4, "target_kl": 0.1, "kl_stop": "minibatch", ...}
 
 It keeps rsl_rl's storage, models, runner, checkpoints and logging, and replaces only the
 update loop, with what nfpo measured for flow policies (docs/stability.md):
