@@ -18,7 +18,6 @@
 set -u
 secs=${1:?SECONDS}; shift
 python -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whlmin/*.whl 2>&1 | grep -v WARNING
-export PYTHONPATH=/tmp/site
 export PYTHONPATH=$PWD:/tmp/site
 nproc; lscpu | grep -m1 "Model name"
 python -c "import torch, numpy, mujoco; print(torch.__version__, numpy.__version__, mujoco.__version__)"

@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 
 from nfpo.agent import Agent
+from nfpo.algo.ppo import make_adam
 from nfpo.config import TrainConfig
 
 HERE = Path(__file__).resolve().parent
@@ -35,7 +36,8 @@ def update_ms(kind: str, fused: bool, seed: int = 0) -> float:
     cfg.policy.kind = kind
     agent = Agent(cfg, OBS, ACT)
     params = list(agent.parameters())
-    opt = torch.optim.Adam(params, lr=3e-4, eps=1e-5, **({"fused": True} if fused else {}))
+    opt = (make_adam([{"params": params}], lr=3e-4, eps=1e-5) if fused
+           else torch.optim.Adam(params, lr=3e-4, eps=1e-5))
     obs, act = torch.randn(STEPS, MB, OBS), torch.randn(STEPS, MB, ACT).clamp(-1, 1)
     ret = torch.randn(STEPS, MB)
     for warm in (True, False):

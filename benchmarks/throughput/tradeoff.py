@@ -17,6 +17,7 @@ and tradeoff.png beside this script; a size whose runs are missing shows "-".
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import os
@@ -45,13 +46,16 @@ CONFIGS: dict[str, tuple[list[str], Path, str]] = {
 SEEDS = (1, 2)
 
 
+@functools.cache
+def _jobs(grid: Path) -> list[dict]:
+    """The grid's jobs, loaded once (two configurations read the standard grid)."""
+    return load_grid(grid)[1] if (grid / "index.json").exists() else []
+
+
 def returns(grid: Path, arm: str) -> dict[str, list[float]]:
     """Final training and eval returns of the finished Hopper runs of ``arm``, seeds 1-2."""
     out: dict[str, list[float]] = {"train": [], "eval": []}
-    if not (grid / "index.json").exists():
-        return out
-    _, jobs = load_grid(grid)
-    for j in jobs:
+    for j in _jobs(grid):
         if (j["task"], j["arm"], j["status"]) == ("Hopper-v5", arm, "done") and j["seed"] in SEEDS:
             out["train"].append(j["final"])
             if math.isfinite(j["eval"]):

@@ -45,16 +45,16 @@ def k3_kl(log_ratio: Tensor) -> Tensor:
     return (torch.exp(log_ratio) - 1.0) - log_ratio
 
 
-
 def make_adam(groups: list[dict], lr: float, eps: float) -> torch.optim.Adam:
     """Adam with the fused kernel where torch has it for the parameters' device (CPU since
-    torch 2.4): one C++ pass over all tensors instead of a Python loop per tensor, which cut
-    the optimizer step of a Hopper flow policy + critic (30 tensors) from ~4.2 to ~1.0 ms on
-    the 2-core CPU (benchmarks/throughput/optimizer.md). Falls back to torch's default."""
+    torch 2.4): one C++ pass over all tensors instead of a Python loop per tensor. One PPO
+    update at Hopper size took 0.75x the time with it, for the flow and the Gaussian alike
+    (benchmarks/throughput/optimizer.md). Falls back to torch's default."""
     try:
         return torch.optim.Adam(groups, lr=lr, eps=eps, fused=True)
     except (RuntimeError, TypeError, ValueError):
         return torch.optim.Adam(groups, lr=lr, eps=eps)
+
 
 class PPO:
     def __init__(self, policy: Policy, critic: Critic, cfg: PPOConfig, num_updates: int,
