@@ -25,7 +25,7 @@ def train(
 ) -> Path:
     """Train a policy with PPO; write logs, checkpoints, an evaluation and a report.
     ``--preset legged`` (later flags override it) sets a legged-robot PPO after rsl_rl's on an
-    EnvPool Go1 with an asymmetric critic (``nfpo.config.PRESETS``).
+    EnvPool Go1 with an asymmetric critic (``nfpo.presets.PRESETS``).
 
     Args:
         cfg: training configuration.
@@ -259,7 +259,7 @@ def export_cmd(
 
 def main(argv: list[str] | None = None) -> None:
     try:
-        from nfpo.config import expand_presets
+        from nfpo.presets import expand_presets
 
         argv = list(sys.argv[1:] if argv is None else argv)
         if argv[:1] == ["train"]:

@@ -29,46 +29,6 @@ LEGACY_DEFAULTS: dict[str, dict[str, Any]] = {"ppo": {"kl_stop": "epoch"}}
 POLICY_KINDS: tuple[str, ...] = typing.get_args(PolicyKind)
 
 
-# Named flag bundles for ``nfpo train --preset NAME``: expanded in place, so flags after it
-# override them, and the run's config.json records the resolved values.
-PRESETS: dict[str, str] = {
-    # Legged-robot PPO after rsl_rl / Isaac Lab's Go1 config (24-step rollouts per env, 5
-    # epochs x 4 minibatches, grad clip 1, ELU 128x128x128 networks) on an EnvPool MuJoCo
-    # Playground Go1 with an asymmetric critic, sized for a CPU: 64 envs (~3.7 GB). Two
-    # deviations, both measured (benchmarks/legged/README.md): rsl_rl's per-minibatch
-    # KL-adaptive LR collapses to its 1e-5 floor on CPU-sized batches (1,536 samples here vs
-    # rsl_rl's 98,304) for both policies, so the LR is a constant 3e-4; and rsl_rl's entropy
-    # bonus 0.01 blows the flow's entropy up from 17 to 65 nats (the Gaussian's did as well
-    # without it), so there is none.
-    "legged": "--backend envpool --env Go1JoystickFlatTerrain-v1 --critic-obs-key "
-              "privileged_state --num-envs 64 --num-steps 24 --num-epochs 5 "
-              "--num-minibatches 4 --learning-rate 3e-4 --lr-schedule constant "
-              "--ent-coef 0 --max-grad-norm 1.0 --activation elu "
-              "--actor-hidden 128 128 128 --critic-hidden 128 128 128 --flow-hidden 128 128",
-}
-
-
-def expand_presets(argv: list[str]) -> list[str]:
-    """Replace each ``--preset NAME`` (or ``--preset=NAME``) in ``argv`` by its flags."""
-    import shlex
-
-    out: list[str] = []
-    i = 0
-    while i < len(argv):
-        a = argv[i]
-        if a == "--preset" or a.startswith("--preset="):
-            name = a.split("=", 1)[1] if "=" in a else (argv[i + 1] if i + 1 < len(argv) else "")
-            i += 1 if "=" in a else 2
-            if name not in PRESETS:
-                raise ConfigError(f"invalid preset={name!r}: expected one of "
-                                  f"{', '.join(PRESETS)}")
-            out += shlex.split(PRESETS[name])
-        else:
-            out.append(a)
-            i += 1
-    return out
-
-
 def _check(ok: bool, name: str, value: Any, accepted: str) -> None:
     if not ok:
         raise ConfigError(f"invalid {name}={value!r}: expected {accepted}")
@@ -198,6 +158,11 @@ class PolicyConfig:
     """stabilizer: zero the conditioners' last layers so the untrained flow is exactly N(0, I)
     (``--no-flow-identity-init``: orthogonal gain 1 there, a random initial flow; policy=flow
     only, the naive flow always starts at the identity)."""
+    flow_base_mixture: int = 0
+    """base distribution of policy=flow: 0 = N(0, I); M >= 2 = a uniform mixture of M Gaussians
+    with learned means and std ``flow_base_mixture_std`` (separate lumps for separate action
+    modes; benchmarks/multimodal/README.md)."""
+    flow_base_mixture_std: float = 0.3
 
     def validate(self) -> None:
         for name in ("actor_hidden", "critic_hidden", "flow_hidden", "flow_encoder"):
@@ -206,6 +171,10 @@ class PolicyConfig:
         _check(self.flow_layers >= 1, "flow_layers", self.flow_layers, "an integer >= 1")
         _check(self.log_scale_bound > 0, "log_scale_bound", self.log_scale_bound, "a number > 0")
         _check(math.isfinite(self.init_log_std), "init_log_std", self.init_log_std, "finite")
+        _check(self.flow_base_mixture == 0 or self.flow_base_mixture >= 2, "flow_base_mixture",
+               self.flow_base_mixture, "0 (a standard normal base) or an integer >= 2")
+        _check(self.flow_base_mixture_std > 0, "flow_base_mixture_std",
+               self.flow_base_mixture_std, "a number > 0")
 
 
 @dataclass
@@ -230,6 +199,10 @@ class PPOConfig:
     norm_adv: bool = True
     """normalize advantages per minibatch."""
     ent_coef: float = 0.0
+    ent_coef_final: float | None = None
+    """anneal ent_coef linearly to this value over training (None: constant). A high start
+    spreads the policy over every mode; the flow then sharpens each one in place
+    (benchmarks/multimodal/README.md)."""
     target_entropy: float | None = None
     """stabilizer: adapt the entropy coefficient so that the policy's (Monte-Carlo) entropy
     tracks this target (nats, whole action); ent_coef is then only the initial value."""
@@ -241,6 +214,12 @@ class PPOConfig:
     gradient: grad E_old[ratio log pi] = E_pi[(log pi + 1) grad log pi] = -grad H)."""
     entropy_lr: float = 0.05
     """step size of the target-entropy controller on log(ent_coef)."""
+    ent_reward_coef: float = 0.0
+    """maximum-entropy RL: add ent_reward_coef * (-log pi(a_t|s_t)) to every reward (before
+    reward scaling), so returns, values and advantages count the entropy of *future* actions
+    (soft returns, Haarnoja et al. 2017). ent_coef rewards spread in each action; this also
+    rewards keeping several trajectories whose soft values are equal. Needs
+    ``--action-bound tanh`` (the entropy of a clipped action's pre-clip sample is unbounded)."""
     vf_coef: float = 0.5
     max_grad_norm: float = 0.5
     flow_lr_scale: float = 1.0
@@ -290,6 +269,13 @@ class PPOConfig:
         _check(self.target_entropy is None or math.isfinite(self.target_entropy),
                "target_entropy", self.target_entropy, "a finite number or None")
         _check(self.entropy_lr > 0, "entropy_lr", self.entropy_lr, "a number > 0")
+        _check(self.ent_coef_final is None or self.ent_coef_final >= 0, "ent_coef_final",
+               self.ent_coef_final, "a number >= 0 or None")
+        _check(self.ent_coef_final is None or self.target_entropy is None, "ent_coef_final",
+               self.ent_coef_final, "None when target_entropy is set (the controller sets the "
+               "coefficient)")
+        _check(self.ent_reward_coef >= 0, "ent_reward_coef", self.ent_reward_coef,
+               "a number >= 0")
         _check(self.max_grad_norm > 0, "max_grad_norm", self.max_grad_norm, "a number > 0")
         _check(self.target_kl is None or self.target_kl > 0, "target_kl", self.target_kl,
                "a number > 0 or None")
@@ -363,6 +349,10 @@ class TrainConfig:
         self.policy.validate()
         self.ppo.validate(self.env.num_envs)
         self.run.validate()
+        _check(self.ppo.ent_reward_coef == 0 or self.policy.action_bound == "tanh",
+               "ent_reward_coef", self.ppo.ent_reward_coef,
+               "0 with --action-bound clip (the pre-clip action's entropy is unbounded); "
+               "use --action-bound tanh for an entropy reward")
         return self
 
     @property

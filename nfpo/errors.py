@@ -19,3 +19,7 @@ class CheckpointError(NfpoError):
 
 class DivergenceError(NfpoError):
     """Training produced NaN/Inf or a metric left its allowed range."""
+
+
+class ExportError(NfpoError):
+    """Export failed, is not supported for this policy, or disagrees with PyTorch."""

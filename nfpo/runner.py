@@ -283,6 +283,8 @@ class Trainer:
                         ok = final["success"][i] if "success" in final else final["mode"][i] >= 0
                         self.recent_modes.append((int(final["mode"][i]), float(ok)))
                 ep_ret[i], ep_len[i] = 0.0, 0
+            if cfg.ppo.ent_reward_coef:  # soft returns: the entropy reward -alpha log pi
+                reward = reward - cfg.ppo.ent_reward_coef * logp.numpy()
             r = self.reward_scaler(reward, done) if cfg.env.scale_reward else reward.copy()
             timeouts = np.flatnonzero(trunc & ~term)
             if len(timeouts):  # bootstrap V(s_final) on truncation, not on termination

@@ -40,7 +40,7 @@ def test_unknown_keys_rejected():
 
 
 def test_presets_expand_in_place_and_later_flags_override():
-    from nfpo.config import PRESETS, expand_presets
+    from nfpo.presets import PRESETS, expand_presets
 
     argv = expand_presets(["train", "--preset", "legged", "--num-envs", "8"])
     assert argv[0] == "train" and "--preset" not in argv

@@ -1,5 +1,6 @@
 """Stabilizer switches: each keeps the exact log-prob and does what its docstring says."""
 
+import numpy as np
 import pytest
 import torch
 from torch.autograd.functional import jacobian
@@ -178,3 +179,101 @@ def test_stress_regression_naive_flow_blows_up_kl_stop_holds(tmp_path):
         stats[name] = (max(m["policy/approx_kl"]), min(m["policy/log_ratio_min"]))
     assert stats["naive"][0] > 0.2 and stats["naive"][1] < -60, stats
     assert stats["kl"][0] < 0.15 and stats["kl"][1] > -60, stats
+
+
+def test_entropy_reward_adds_minus_alpha_log_pi_to_stored_rewards_only(tmp_path):
+    import numpy as np
+
+    from nfpo.config import TrainConfig
+    from nfpo.errors import ConfigError
+    from nfpo.runner import Trainer
+
+    def first_rollout(alpha: float):
+        cfg = TrainConfig()
+        cfg.env.id, cfg.env.num_envs, cfg.env.scale_reward = "nfpo/MultiGoal-v0", 2, False
+        cfg.policy.action_bound, cfg.ppo.ent_reward_coef = "tanh", alpha
+        cfg.ppo.num_steps, cfg.ppo.num_minibatches = 64, 2
+        cfg.run.run_dir = str(tmp_path / f"a{alpha}")
+        tr = Trainer(cfg)
+        obs, _ = tr.envs.reset(seed=0)
+        ret = np.zeros(2)
+        _, eps = tr._rollout(obs, ret, np.zeros(2, dtype=np.int64))
+        tr.envs.close()
+        return tr.storage, eps, ret
+
+    s0, eps0, ret0 = first_rollout(0.0)
+    s1, eps1, ret1 = first_rollout(0.5)
+    assert torch.equal(s0.log_probs, s1.log_probs)  # same seed: the same actions
+    assert torch.allclose(s1.rewards, s0.rewards - 0.5 * s0.log_probs, atol=1e-5)
+    assert not torch.allclose(s1.rewards, s0.rewards)
+    assert eps0 == eps1 and np.array_equal(ret0, ret1)  # episode returns stay the env's
+    cfg = TrainConfig()
+    cfg.ppo.ent_reward_coef = 0.1  # with the default clip bound: refused, naming the fix
+    with pytest.raises(ConfigError, match="ent_reward_coef.*action-bound tanh"):
+        cfg.validate()
+
+
+def test_mixture_base_log_prob_is_exact_and_push_uses_the_densest_component():
+    import math
+
+    from nfpo.export.fused import FusedFlowPush
+
+    torch.manual_seed(0)
+    pol = randomize(FlowPolicy(3, 2, hidden=(16, 16), base_mixture=5, base_mixture_std=0.4),
+                    0.25).double()
+    mu, s = pol.base_means.detach(), 0.4
+    obs = torch.randn(6, 3, dtype=torch.float64)
+    u, logp = pol.sample(obs)
+    zs, logdet = pol.flow.inverse(u, pol.encoder(obs))
+    # the base density by hand: the mean of the 5 component densities
+    dens = torch.stack([torch.exp(-((zs - m) ** 2).sum(-1) / (2 * s**2)) / (2 * math.pi * s**2)
+                        for m in mu]).mean(0)
+    assert torch.allclose(logp, dens.log() + logdet, atol=1e-9)
+    assert torch.allclose(pol.log_prob(obs, u), logp, atol=1e-9)
+    # a sample's base point lies near one of the means (mixture of lumps, std 0.4)
+    assert torch.cdist(zs, mu).min(1).values.max() < 5 * s
+    # push(obs, 0) = f(mu_k*): k* maximizes the mixture density at the means
+    k = int(torch.stack([torch.exp(-((mu - m) ** 2).sum(-1) / (2 * s**2)) for m in mu]
+                        ).sum(0).argmax())
+    det = pol.push(obs, torch.zeros(6, 2, dtype=torch.float64))
+    assert torch.allclose(det, pol.flow(mu[k].expand(6, 2), pol.encoder(obs))[0])
+    z = torch.randn(6, 2, dtype=torch.float64)
+    with torch.no_grad():
+        assert torch.allclose(FusedFlowPush(pol)(obs, z), pol.push(obs, z), atol=1e-10)
+    # reparameterized: the entropy's gradient reaches the means
+    pol.entropy(obs).mean().backward()
+    assert pol.base_means.grad is not None and pol.base_means.grad.abs().sum() > 0
+
+
+def test_mixture_base_exports_deterministic_and_refuses_stochastic(tmp_path):
+    from nfpo.config import TrainConfig
+    from nfpo.errors import ConfigError, ExportError
+    from nfpo.export import export_run
+    from nfpo.runner import Trainer
+
+    cfg = TrainConfig()
+    cfg.env.id, cfg.env.num_envs = "nfpo/PointReach-v0", 2
+    cfg.policy.flow_base_mixture = 4
+    cfg.ppo.num_steps, cfg.ppo.num_minibatches, cfg.ppo.num_epochs = 64, 2, 2
+    cfg.ppo.ent_coef, cfg.ppo.ent_coef_final = 0.2, 0.0
+    cfg.run.total_steps, cfg.run.run_dir = 512, str(tmp_path)
+    cfg.run.progress, cfg.run.tensorboard, cfg.run.eval_episodes = False, False, 2
+    tr = Trainer(cfg)
+    assert tr.ppo.ent_coef == 0.2
+    tr.train()
+    assert tr.ppo.ent_coef == pytest.approx(0.0)  # annealed linearly to ent_coef_final
+    from nfpo.logger import read_metrics
+
+    coefs = read_metrics(tmp_path)["policy/ent_coef"]
+    assert coefs[0] > coefs[-1] and (np.diff(coefs) < 0).all()
+    assert export_run(tmp_path, "onnx")["max_abs_diff"] < 1e-5
+    with pytest.raises(ExportError, match="mixture base"):
+        export_run(tmp_path, "onnx", stochastic=True)
+    bad = TrainConfig()
+    bad.policy.flow_base_mixture = 1
+    with pytest.raises(ConfigError, match="flow_base_mixture"):
+        bad.validate()
+    bad = TrainConfig()
+    bad.ppo.ent_coef_final, bad.ppo.target_entropy = 0.0, 1.0
+    with pytest.raises(ConfigError, match="ent_coef_final"):
+        bad.validate()

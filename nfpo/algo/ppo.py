@@ -72,7 +72,7 @@ class PPO:
         # stabilizer: the flow's own parameters (all policy parameters except a Gaussian's) may
         # get a smaller learning rate (flow_lr_scale) and their own grad-norm clip
         self.flow_params = [p for n, p in policy.named_parameters()
-                            if n.split(".")[0] in ("flow", "encoder", "base_log_std")]
+                            if n.split(".")[0] in ("flow", "encoder", "base_log_std", "base_means")]
         flow_ids = {id(p) for p in self.flow_params}
         rest = [p for p in self.params if id(p) not in flow_ids]
         groups = [{"params": rest, "lr_scale": 1.0}]
@@ -196,9 +196,15 @@ class PPO:
 
     @property
     def ent_coef(self) -> float:
-        """The entropy coefficient: ``ent_coef``, or exp(log_alpha) under a target entropy."""
-        return math.exp(self.log_alpha) if self.cfg.target_entropy is not None \
-            else self.cfg.ent_coef
+        """The entropy coefficient: ``ent_coef`` (annealed linearly to ``ent_coef_final`` over the
+        updates if set), or exp(log_alpha) under a target entropy."""
+        cfg = self.cfg
+        if cfg.target_entropy is not None:
+            return math.exp(self.log_alpha)
+        if cfg.ent_coef_final is None:
+            return cfg.ent_coef
+        frac = min(self.updates_done / self.num_updates, 1.0)
+        return cfg.ent_coef + (cfg.ent_coef_final - cfg.ent_coef) * frac
 
     def update_entropy_coef(self, entropy: float) -> None:
         """Target-entropy controller (stabilizer against entropy/volume collapse), a dual step:

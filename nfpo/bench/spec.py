@@ -163,7 +163,8 @@ def _parse_flags(flags: tuple[str, ...]) -> tuple[tuple[str, Any], ...]:
 
     import tyro
 
-    from nfpo.config import TrainConfig, expand_presets
+    from nfpo.config import TrainConfig
+    from nfpo.presets import expand_presets
 
     err = io.StringIO()
     try:

@@ -22,16 +22,12 @@ import torch
 from nfpo import __version__
 from nfpo.agent import load_run
 from nfpo.checkpoint import atomic_write_text
-from nfpo.errors import NfpoError
+from nfpo.errors import ExportError
 from nfpo.export.graph import PolicyGraph
 
 ExportFormat = Literal["onnx", "torchscript"]
 FORMATS: tuple[str, ...] = ("onnx", "torchscript")
 ONNX_OPSET = 18
-
-
-class ExportError(NfpoError):
-    """Export failed or the exported model disagrees with PyTorch."""
 
 
 @contextlib.contextmanager

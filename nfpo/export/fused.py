@@ -61,9 +61,15 @@ class FusedFlowPush(nn.Module):
         self.layers = nn.ModuleList(FusedCoupling(lay) for lay in policy.flow.layers)
         sigma = policy.base_log_std.detach().exp() if policy.base_log_std is not None else None
         self.register_buffer("sigma", sigma)
+        mixture = policy.base_means is not None  # z -> mu_k* + s z (FlowPolicy._center)
+        self.register_buffer("shift", policy._center(torch.zeros(1, policy.act_dim))[0].detach()
+                             if mixture else None)
+        self.mixture_std = policy.base_mixture_std
 
     def forward(self, obs: Tensor, z: Tensor) -> Tensor:
         h = self.encoder(obs)
+        if self.shift is not None:
+            z = self.shift + self.mixture_std * z
         if self.sigma is not None:
             z = z * self.sigma
         for layer in self.layers:

@@ -12,6 +12,7 @@ import torch
 from torch import Tensor, nn
 
 from nfpo.agent import Agent
+from nfpo.errors import ExportError
 from nfpo.export.fused import FusedFlowPush
 from nfpo.policies import FlowPolicy
 
@@ -28,6 +29,10 @@ class PolicyGraph(nn.Module):
         self.push = FusedFlowPush(agent.policy) if fused and isinstance(
             agent.policy, FlowPolicy) else agent.policy.push
         self.normalize = agent.normalize_obs
+        if stochastic and getattr(agent.policy, "base_means", None) is not None:
+            raise ExportError("a stochastic export of a flow with a mixture base "
+                              "(--flow-base-mixture) is not supported: its noise input would "
+                              "sample one mixture component only; export it deterministic")
         self.stochastic = stochastic
         self.register_buffer("low", torch.tensor(action_low, dtype=torch.float32))
         self.register_buffer("high", torch.tensor(action_high, dtype=torch.float32))

@@ -9,9 +9,22 @@ conditioners read the observation features ``h(s)`` (the normalized observation,
 of an optional shared encoder) and the passive half of the action. Zero-initialised last
 layers make an untrained flow exactly the base Gaussian N(0, I). The deterministic action is
 f(0; h(s)). For D = 1 every layer transforms the single coordinate conditioned on ``h`` only.
+
+Mixture base (``base_mixture = M >= 2``): N(0, I) is replaced by q(z) = (1/M) sum_k
+N(z; mu_k, s^2 I) with learned means mu_k (initialised ~ N(0, I)), fixed weights and std s:
+
+    log q(z) = logsumexp_k [-||z - mu_k||^2 / (2 s^2)] - D log s - (D/2) log 2 pi - log M
+
+A diffeomorphism of a unimodal base has connected support, so K separated peaks need thin
+bridges between them; the mixture gives the flow separate lumps to start from
+(benchmarks/multimodal/README.md). Sampling draws k uniformly, then z = mu_k + s eps: the
+reparameterized gradient is exact because the weights are fixed. ``push(obs, eps)`` and the
+deterministic action use the component k* whose mean has the highest base density.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import Tensor, nn
@@ -43,6 +56,8 @@ class FlowPolicy(Policy):
         layernorm: bool = False,
         base_scale: bool = False,
         identity_init: bool = True,
+        base_mixture: int = 0,
+        base_mixture_std: float = 0.3,
     ) -> None:
         super().__init__(obs_dim, act_dim, action_bound)
         if encoder_hidden:
@@ -62,6 +77,34 @@ class FlowPolicy(Policy):
         # optional learned, state-independent base scale: the flow is a residual on top of a
         # Gaussian with a PPO-style log-std (the Gaussian's proven way to shrink exploration)
         self.base_log_std = nn.Parameter(torch.zeros(act_dim)) if base_scale else None
+        self.base_means = nn.Parameter(torch.randn(base_mixture, act_dim)) \
+            if base_mixture >= 2 else None
+        self.base_mixture_std = base_mixture_std
+
+    def _draw(self, n: int, like: Tensor) -> Tensor:
+        """n samples of the base q(z) ``[n, D]``."""
+        eps = torch.randn(n, self.act_dim, dtype=like.dtype, device=like.device)
+        if self.base_means is None:
+            return eps
+        k = torch.randint(len(self.base_means), (n,), device=like.device)
+        return self.base_means[k] + self.base_mixture_std * eps
+
+    def _base_log_prob(self, z: Tensor) -> Tensor:
+        """log q(z) ``[B]`` (standard normal, or the mixture of the module docstring)."""
+        if self.base_means is None:
+            return standard_normal_log_prob(z)
+        s, (m, d) = self.base_mixture_std, self.base_means.shape
+        sq = ((z[:, None, :] - self.base_means) / s).pow(2).sum(-1)  # [B, M]
+        return torch.logsumexp(-0.5 * sq, 1) - d * math.log(s) - 0.5 * d * math.log(
+            2 * math.pi) - math.log(m)
+
+    def _center(self, eps: Tensor) -> Tensor:
+        """mu_k* + s eps for the densest component k* (eps itself without a mixture)."""
+        if self.base_means is None:
+            return eps
+        mu = self.base_means
+        k = torch.cdist(mu, mu).pow(2).div(-2 * self.base_mixture_std**2).exp().sum(1).argmax()
+        return mu[k] + self.base_mixture_std * eps
 
     def _base(self, z: Tensor) -> tuple[Tensor, Tensor]:
         """z -> sigma * z and its log-det sum(log sigma) (identity without a base scale)."""
@@ -71,20 +114,22 @@ class FlowPolicy(Policy):
 
     def rsample_raw(self, obs: Tensor) -> tuple[Tensor, Tensor]:
         h = self.encoder(obs)
-        z = torch.randn(obs.shape[0], self.act_dim, dtype=obs.dtype, device=obs.device)
+        z = self._draw(obs.shape[0], obs)
         zs, ld_base = self._base(z)
         u, logdet = self.flow(zs, h)
-        return u, standard_normal_log_prob(z) - ld_base - logdet
+        return u, self._base_log_prob(z) - ld_base - logdet
 
     def log_prob_raw(self, obs: Tensor, u: Tensor) -> Tensor:
         zs, logdet = self.flow.inverse(u, self.encoder(obs))
         if self.base_log_std is None:
-            return standard_normal_log_prob(zs) + logdet
+            return self._base_log_prob(zs) + logdet
         z = zs * torch.exp(-self.base_log_std)
-        return standard_normal_log_prob(z) - self.base_log_std.sum() + logdet
+        return self._base_log_prob(z) - self.base_log_std.sum() + logdet
 
     def push(self, obs: Tensor, z: Tensor) -> Tensor:
-        return self.flow(self._base(z)[0], self.encoder(obs))[0]
+        """u = f(base(z); h(obs)) for standard-normal ``z`` ``[B, D]`` (see module docstring
+        for a mixture base)."""
+        return self.flow(self._base(self._center(z))[0], self.encoder(obs))[0]
 
     @torch.no_grad()
     def diagnostics(self, obs: Tensor) -> dict[str, float]:
@@ -92,7 +137,7 @@ class FlowPolicy(Policy):
         max over the batch."""
         obs = obs.to(self.compute_dtype)
         h = self.encoder(obs)
-        z = torch.randn(obs.shape[0], self.act_dim, dtype=obs.dtype, device=obs.device)
+        z = self._draw(obs.shape[0], obs)
         _, per_layer = self.flow.forward_layers(self._base(z)[0], h)
         logdet = torch.stack(per_layer).sum(0)
         out = {"flow/logdet_mean": logdet.mean().item(), "flow/logdet_min": logdet.min().item(),
