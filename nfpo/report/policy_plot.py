@@ -119,7 +119,9 @@ def plot_policies(run_dirs: list[Path], out: Path, states: list[np.ndarray] | No
     lo, hi = spec.action_low, spec.action_high
     for c, (cfg, agent) in enumerate(runs):
         bound = cfg.policy.action_bound
-        title = f"{cfg.policy.kind} (seed {cfg.run.seed})"
+        mix = cfg.policy.flow_base_mixture if cfg.policy.kind == "flow" else 0
+        kind = f"{cfg.policy.kind}, {mix}-mixture base" if mix else cfg.policy.kind
+        title = f"{kind} (seed {cfg.run.seed})"
         for r, s in enumerate(states):
             ax = axes[r, c]
             logd, half = log_density(agent, bound, s)
