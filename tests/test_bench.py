@@ -336,3 +336,29 @@ def test_sigterm_stops_the_grid_jobs_checkpoint_and_resume(tmp_path):
     assert all(r["status"] == "done" for r in index.values())
     log = (grid / "logs" / "nfpo-PointReach-v0__flow__s1.log").read_text()
     assert "--resume" in log.split("\n$ ")[-1]
+
+
+def test_a_stop_during_a_jobs_launch_starts_no_process(tmp_path, monkeypatch):
+    """A stop that lands after run_job's first STOP check but before the child exists: the
+    job must not start a training process that stop_all never signals."""
+    import subprocess
+
+    from nfpo.bench import jobs
+
+    job = prepare(tiny_spec({"a": "--policy flow"}), tmp_path)[0]
+    real = jobs.train_command
+
+    def command_then_stop(*a, **k):  # the stop arrives while the job is being prepared
+        cmd = real(*a, **k)
+        jobs.stop_all()
+        return cmd
+
+    def no_popen(*a, **k):
+        raise AssertionError("a training process was started after the stop")
+
+    monkeypatch.setattr(jobs, "train_command", command_then_stop)
+    monkeypatch.setattr(subprocess, "Popen", no_popen)
+    try:
+        assert jobs.run_job(tmp_path, job)["status"] == "pending"
+    finally:
+        jobs.STOP.clear()

@@ -34,13 +34,18 @@ DONE, DIVERGED, FAILED, PENDING = "done", "diverged", "failed", "pending"
 
 STOP = threading.Event()  # set when the grid is stopped: no new launches, no retries
 _CHILDREN: set[subprocess.Popen] = set()
+# held from the STOP check to the child's registration, so that a stop cannot fall between a
+# job's launch and its entry in _CHILDREN (that child would never get the SIGINT)
+_LAUNCH = threading.Lock()
 
 
 def stop_all() -> None:
     """Stop the grid: launch nothing more, and ask every running job to checkpoint and exit
     (one SIGINT each)."""
-    STOP.set()
-    for child in list(_CHILDREN):
+    with _LAUNCH:
+        STOP.set()
+        children = list(_CHILDREN)
+    for child in children:
         if child.poll() is None:
             child.send_signal(signal.SIGINT)
 
@@ -101,9 +106,12 @@ def run_job(grid_dir: str | Path, job: Job, torch_threads: int = 1) -> dict[str,
         f.flush()
         # its own session: a Ctrl-C in the terminal reaches the grid, which then stops each
         # job exactly once (SIGINT: the job checkpoints and exits)
-        child = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, env=env,
-                                 start_new_session=True)
-        _CHILDREN.add(child)
+        with _LAUNCH:
+            if STOP.is_set():  # stopped while this job was being prepared
+                return record(grid_dir, job, job_state(grid_dir, job))
+            child = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, env=env,
+                                     start_new_session=True)
+            _CHILDREN.add(child)
         try:
             rc = child.wait()
         except BaseException:  # interrupted here (e.g. a cancelled Ray task): stop the child
