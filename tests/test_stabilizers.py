@@ -182,8 +182,6 @@ def test_stress_regression_naive_flow_blows_up_kl_stop_holds(tmp_path):
 
 
 def test_entropy_reward_adds_minus_alpha_log_pi_to_stored_rewards_only(tmp_path):
-    import numpy as np
-
     from nfpo.config import TrainConfig
     from nfpo.errors import ConfigError
     from nfpo.runner import Trainer

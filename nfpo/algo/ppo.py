@@ -19,7 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from nfpo.algo.diagnostics import UpdateStats, grad_norms, module_groups
-from nfpo.algo.schedules import adaptive_lr, linear_lr
+from nfpo.algo.schedules import adaptive_lr, linear, linear_lr
 from nfpo.config import PPOConfig
 from nfpo.errors import ConfigError, DivergenceError
 from nfpo.policies import Critic, Policy
@@ -203,8 +203,8 @@ class PPO:
             return math.exp(self.log_alpha)
         if cfg.ent_coef_final is None:
             return cfg.ent_coef
-        frac = min(self.updates_done / self.num_updates, 1.0)
-        return cfg.ent_coef + (cfg.ent_coef_final - cfg.ent_coef) * frac
+        return linear(cfg.ent_coef, cfg.ent_coef_final,
+                      min(self.updates_done, self.num_updates), self.num_updates)
 
     def update_entropy_coef(self, entropy: float) -> None:
         """Target-entropy controller (stabilizer against entropy/volume collapse), a dual step:
