@@ -171,7 +171,6 @@ def test_rsl_rl_nfpoppo_kl_stop_and_bad_config():
 def test_sb3_flow_policy_learns_saves_and_rejects_discrete(tmp_path):
     pytest.importorskip("stable_baselines3", reason="stable-baselines3 not installed")
     from stable_baselines3 import PPO
-    from stable_baselines3.common.evaluation import evaluate_policy
 
     from nfpo.integrations.sb3 import FlowPolicy
 
@@ -179,10 +178,22 @@ def test_sb3_flow_policy_learns_saves_and_rejects_discrete(tmp_path):
                 learning_rate=1e-3, target_kl=0.05,
                 policy_kwargs={"flow_kwargs": {"hidden": (32, 32)}})
     assert not hasattr(model.policy, "log_std")
-    before = evaluate_policy(model, gym.make(TASK), n_eval_episodes=10, warn=False)[0]
+
+    def mean_return() -> float:  # 10 deterministic episodes on seeded goals: no luck involved
+        total = 0.0
+        for seed in range(10):
+            env = gym.make(TASK)
+            obs, _ = env.reset(seed=1000 + seed)
+            done = False
+            while not done:
+                obs, reward, term, trunc, _ = env.step(model.predict(obs, deterministic=True)[0])
+                total, done = total + float(reward), term or trunc
+        return total / 10
+
+    before = mean_return()
     model.learn(6144)
-    after = evaluate_policy(model, gym.make(TASK), n_eval_episodes=10, warn=False)[0]
-    assert before < -18 and after > before + 6, (before, after)
+    after = mean_return()
+    assert before < -12 and after > before + 6, (before, after)
 
     model.save(tmp_path / "m")
     again = PPO.load(tmp_path / "m")
@@ -241,7 +252,9 @@ def test_skrl_flow_mixin_learns_and_logs_std():
         return float(total.mean())
 
     torch.manual_seed(0)
-    env = wrap_env(gym.make_vec(TASK, num_envs=8, vectorization_mode="sync"), verbose=False)
+    train_envs = gym.make_vec(TASK, num_envs=8, vectorization_mode="sync")
+    train_envs.reset(seed=0)  # skrl resets unseeded; this fixes the goals it will see
+    env = wrap_env(train_envs, verbose=False)
     models = {"policy": Policy(env.observation_space, env.action_space),
               "value": Value(env.observation_space, env.action_space)}
     cfg = PPO_CFG()
