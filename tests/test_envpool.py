@@ -104,6 +104,23 @@ def test_tracking_errors_match_the_privileged_velocities():
     pool.close()
 
 
+@pytest.mark.parametrize("task,dims", [("Go1JoystickRoughTerrain-v1", (48, 123, 12)),
+                                       ("G1JoystickFlatTerrain-v1", (103, 216, 29))])
+def test_rough_terrain_and_g1_route_observations_and_report_tracking_errors(task, dims):
+    """The other legged tasks of the issue go through the same adapter: the actor's and the
+    critic's observation widths, finite rewards, and velocity-tracking errors in info."""
+    pool = EnvPoolVecEnv(task, 2, critic_obs_key="privileged_state", num_threads=1, seed=0)
+    spec = env_spec(pool, task)
+    assert (spec.obs_dim, spec.critic_obs_dim, spec.act_dim) == dims
+    obs, _ = pool.reset()
+    assert obs.shape == (2, dims[0] + dims[1])
+    for _ in range(5):
+        obs, r, *_, info = pool.step(np.zeros((2, dims[2])))
+    assert np.isfinite(r).all() and np.isfinite(obs).all()
+    assert (info["lin_vel_error"] >= 0).all() and (info["ang_vel_error"] >= 0).all()
+    pool.close()
+
+
 def test_go1_asymmetric_training_logs_terms_evaluates_and_exports(tmp_path):
     run = tmp_path / "go1"
     main(["train", "--backend", "envpool", "--env", GO1, "--critic-obs-key",
