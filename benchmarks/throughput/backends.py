@@ -25,8 +25,8 @@ from pathlib import Path
 
 import run  # the sibling script: train_rate
 
-from nfpo.config import PRESETS
 from nfpo.envs import random_action_rate
+from nfpo.presets import PRESETS
 
 HERE = Path(__file__).resolve().parent
 TASKS = {"Hopper-v5": ("gymnasium", "envpool"), "Ant-v5": ("gymnasium", "envpool"),
