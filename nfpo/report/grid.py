@@ -196,7 +196,11 @@ def make_grid_report(grid_dir: Path, out_dir: Path | None = None) -> Path:
         for j in problems:
             err = " ".join((j.get("error") or "").split())[-400:].replace("|", "/")
             L.append(f"| {j['id']} | {j['status']} | {j['steps']} | {err} |")
-    L += ["", "Definitions: *diverged* = stopped by NaN/Inf or a `--guard` bound; *collapsed* = "
+    L += ["", "Definitions: *return* = a run's mean training return over its last 20 episodes "
+          "at the end; *± std* = the standard deviation of that over seeds (numpy's, ddof 0); "
+          "*95% CI of mean* = percentile bootstrap over seeds; *eval return* = the mean over "
+          "seeds of each run's deterministic evaluation (`eval.json`); "
+          "*diverged* = stopped by NaN/Inf or a `--guard` bound; *collapsed* = "
           "finished with its mean return over the last 10% of updates below the midpoint of its "
           "first and best return; raw per-run numbers in `results.csv`, per-update metrics in "
           "each run's `metrics.csv`."]
