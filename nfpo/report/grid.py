@@ -153,8 +153,10 @@ def make_grid_report(grid_dir: Path, out_dir: Path | None = None) -> Path:
                                                                "pending")}
     L = [f"# Grid report: {spec['name']}", "",
          f"Generated {time.strftime('%Y-%m-%d %H:%M')} by nfpo {__version__} from `{grid_dir}`.",
-         f"Command: `{meta['command']}`. Machine: {meta['machine']['processor']}, "
-         f"{meta['machine']['cpus']} CPUs, {meta['machine']['platform']}.", "",
+         f"Last `nfpo bench` call on this grid: `{meta['command']}` (jobs can run over several "
+         "calls and machines). Machine of that call: "
+         f"{meta['machine']['processor']}, {meta['machine']['cpus']} CPUs, "
+         f"{meta['machine']['platform']}.", "",
          f"Jobs: {len(jobs)} ({', '.join(f'{v} {k}' for k, v in counts.items())}); "
          f"{spec['total_steps']:,} steps each; seeds {spec['seeds']}.", "",
          "Arms (`nfpo train` flags; every job also gets: "
