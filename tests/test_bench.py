@@ -250,6 +250,25 @@ def _synthetic_grid(root, finals):
     (root / "index.json").write_text(json.dumps({"jobs": jobs}))
 
 
+def test_grid_report_aggregates_the_tasks_every_arm_has_finished(tmp_path):
+    """A grid in progress: B-v0 has no finished "bad" run, so the aggregate covers A-v0 alone
+    and says so (it used to vanish until every task had every arm)."""
+    finals = {("A-v0", "good"): [100, 110, 120], ("A-v0", "bad"): [10, 20, 30],
+              ("B-v0", "good"): [5, 6, 7], ("B-v0", "bad"): [1, 2, 3]}
+    _synthetic_grid(tmp_path, finals)
+    idx = json.loads((tmp_path / "index.json").read_text())
+    for seed in (1, 2, 3):
+        idx["jobs"][f"B-v0__bad__s{seed}"]["status"] = "pending"
+    (tmp_path / "index.json").write_text(json.dumps(idx))
+    agg = make_grid_report(tmp_path).read_text().split("## Aggregate over tasks")[1]
+    assert "Over A-v0 only (left out, as some arm has no finished run there: B-v0)" in agg
+    assert "| good | 0.91 |" in agg and "| bad > good | 0.00 |" in agg
+    for seed in (1, 2, 3):  # no task with every arm: no aggregate
+        idx["jobs"][f"A-v0__bad__s{seed}"]["status"] = "pending"
+    (tmp_path / "index.json").write_text(json.dumps(idx))
+    assert "## Aggregate" not in make_grid_report(tmp_path, tmp_path / "r2").read_text()
+
+
 def test_grid_report_tables_and_figures(tmp_path):
     finals = {("A-v0", "good"): [100, 110, 120], ("A-v0", "bad"): [10, 20, 30],
               ("B-v0", "good"): [5, 6, 7], ("B-v0", "bad"): [1, 2, 3]}
@@ -261,7 +280,7 @@ def test_grid_report_tables_and_figures(tmp_path):
     # 3 updates with min log-ratio < -20 per "bad" run, 3 runs
     assert "| 0 | 0 | 9 | -30.0 |" in md
     assert "| bad > good | 0.00 | [0.00, 0.00] |" in md
-    assert "## Aggregate over tasks" in md
+    assert "## Aggregate over tasks" in md and "left out" not in md
     # a pending run without metrics does not hide the others' diagnostics
     idx = json.loads((tmp_path / "index.json").read_text())
     pending = {"task": "A-v0", "arm": "bad", "seed": 0, "status": "pending",

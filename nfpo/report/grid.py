@@ -224,22 +224,26 @@ def _nanmean(x: list[float]) -> float:
 
 
 def _aggregate(tasks: list[str], arms: list[str], scored: list[dict[str, Any]]) -> list[str]:
-    """IQM of min-max normalized scores and P(X > Y), for arms that have runs on every task."""
-    per: dict[str, list[np.ndarray]] = {}
-    for arm in arms:
-        s = [np.array([j["final"] for j in scored if j["task"] == t and j["arm"] == arm])
-             for t in tasks]
-        if all(len(x) for x in s):
-            per[arm] = s
-    if not per:
+    """IQM of min-max normalized scores and P(X > Y) over the tasks on which every arm has
+    finished runs (a grid in progress gets an aggregate of what is comparable so far)."""
+    def finals(task: str, arm: str) -> np.ndarray:
+        return np.array([j["final"] for j in scored if j["task"] == task and j["arm"] == arm])
+
+    full = [t for t in tasks if all(len(finals(t, a)) for a in arms)]
+    if not full:
         return []
+    left_out = [t for t in tasks if t not in full]
+    tasks = full
+    per = {arm: [finals(t, arm) for t in tasks] for arm in arms}
     lo = [min(float(per[a][i].min()) for a in per) for i in range(len(tasks))]
     hi = [max(float(per[a][i].max()) for a in per) for i in range(len(tasks))]
     norm = {a: [(x - lo[i]) / max(hi[i] - lo[i], 1e-9) for i, x in enumerate(s)]
             for a, s in per.items()}
+    scope = (f"Over {', '.join(tasks)} only (left out, as some arm has no finished run "
+             f"there: {', '.join(left_out)}). " if left_out else "")
     L = ["", "## Aggregate over tasks", "",
-         "Scores min-max normalized per task over all runs of this grid (0 = worst run, 1 = "
-         "best run); 95% stratified bootstrap CIs (2000 resamples).", "",
+         f"{scope}Scores min-max normalized per task over all runs of this grid (0 = worst "
+         "run, 1 = best run); 95% stratified bootstrap CIs (2000 resamples).", "",
          "| arm | IQM | 95% CI | mean |", "|---|---|---|---|"]
     for a, s in norm.items():
         pt, lo_, hi_ = bootstrap_ci(aggregate_iqm, s)
