@@ -173,7 +173,7 @@ def make_grid_report(grid_dir: Path, out_dir: Path | None = None) -> Path:
               "max KL | steps/s |", "|---|---|---|---|---|---|---|---|---|---|---|"]
         for arm in arms:
             js = [j for j in jobs if j["task"] == task and j["arm"] == arm]
-            sc = np.array([j["final"] for j in scored if j["task"] == task and j["arm"] == arm])
+            sc = _finals(scored, task, arm)
             if len(sc):
                 pt, lo, hi = bootstrap_ci(lambda s: float(np.mean(s[0])), [sc])
                 ret, ci = f"{pt:.0f} ± {np.std(sc):.0f}", f"[{lo:.0f}, {hi:.0f}]"
@@ -223,18 +223,21 @@ def _nanmean(x: list[float]) -> float:
     return float(np.mean(x)) if x else math.nan
 
 
-def _aggregate(tasks: list[str], arms: list[str], scored: list[dict[str, Any]]) -> list[str]:
+def _finals(scored: list[dict[str, Any]], task: str, arm: str) -> np.ndarray:
+    """The scores (final returns) of the scored runs of one task and arm."""
+    return np.array([j["final"] for j in scored if j["task"] == task and j["arm"] == arm])
+
+
+def _aggregate(all_tasks: list[str], arms: list[str], scored: list[dict[str, Any]]
+               ) -> list[str]:
     """IQM of min-max normalized scores and P(X > Y) over the tasks on which every arm has
     finished runs (a grid in progress gets an aggregate of what is comparable so far)."""
-    def finals(task: str, arm: str) -> np.ndarray:
-        return np.array([j["final"] for j in scored if j["task"] == task and j["arm"] == arm])
-
-    full = [t for t in tasks if all(len(finals(t, a)) for a in arms)]
-    if not full:
+    by_task = {t: {a: _finals(scored, t, a) for a in arms} for t in all_tasks}
+    tasks = [t for t in all_tasks if all(len(x) for x in by_task[t].values())]
+    if not tasks:
         return []
-    left_out = [t for t in tasks if t not in full]
-    tasks = full
-    per = {arm: [finals(t, arm) for t in tasks] for arm in arms}
+    left_out = [t for t in all_tasks if t not in tasks]
+    per = {arm: [by_task[t][arm] for t in tasks] for arm in arms}
     lo = [min(float(per[a][i].min()) for a in per) for i in range(len(tasks))]
     hi = [max(float(per[a][i].max()) for a in per) for i in range(len(tasks))]
     norm = {a: [(x - lo[i]) / max(hi[i] - lo[i], 1e-9) for i, x in enumerate(s)]
