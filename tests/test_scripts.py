@@ -15,9 +15,9 @@ SCRIPTS = sorted(p.relative_to(ROOT).as_posix()
                  for folder in ("benchmarks", "examples") for p in (ROOT / folder).rglob("*.py"))
 
 CHECK = """
-import importlib.util, sys
+import importlib.util, pathlib, sys
 path = sys.argv[1]
-sys.path.insert(0, str(__import__("pathlib").Path(path).parent))
+sys.path.insert(0, str(pathlib.Path(path).parent))
 spec = importlib.util.spec_from_file_location("script_under_test", path)
 module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)
