@@ -31,7 +31,9 @@ for group in "$@"; do
   names+=("$name")
   # Unfinished run dirs staged in the carried .burst_in/NAME/runs/ (config, metrics, newest
   # checkpoint) resume here instead of starting over.
-  if [ -d ".burst_in/$name/runs" ]; then mkdir -p "$OUT/$name/runs"; cp -a ".burst_in/$name/runs/." "$OUT/$name/runs/"; fi
+  if [ -d ".burst_in/$name/runs" ]; then
+    mkdir -p "$OUT/$name/runs" && cp -a ".burst_in/$name/runs/." "$OUT/$name/runs/"
+  fi
   timeout -s TERM "$secs" python -m nfpo bench "$spec" --out "$OUT/$name" --workers "$workers" \
     --only "${pats[@]}" --no-report > "$OUT/$name.log" 2>&1 &
 done
