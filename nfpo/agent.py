@@ -3,7 +3,6 @@ and loaded from checkpoints. Shared by the runner, evaluation and (later) export
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +11,10 @@ from torch import Tensor, nn
 
 from nfpo.checkpoint import load_checkpoint, load_module
 from nfpo.config import TrainConfig
-from nfpo.errors import CheckpointError, NfpoError
+from nfpo.envs import import_env_modules
 from nfpo.normalization import RunningNorm
 from nfpo.policies import make_critic, make_policy
+from nfpo.run_dir import RunDir
 
 
 class Agent(nn.Module):
@@ -69,25 +69,17 @@ class Agent(nn.Module):
             load_module(getattr(self, prefix), tensors, prefix)
 
 
-def load_run(run_dir: Path | str) -> tuple[TrainConfig, Agent, dict[str, Any]]:
-    """Rebuild the agent of a run dir from ``config.json`` and its newest checkpoint.
+def load_run(run_dir: Path | str, checkpoint: int | str | None = None
+             ) -> tuple[TrainConfig, Agent, dict[str, Any]]:
+    """Rebuild the agent of a run dir from its validated ``config.json`` and a checkpoint
+    (``checkpoint``: None/``latest`` = the newest intact one, ``best``, or a step; see
+    ``nfpo.checkpoint.load_checkpoint``).
 
-    Returns (config, agent, checkpoint state)."""
-    run_dir = Path(run_dir)
-    cfg_path = run_dir / "config.json"
-    if not cfg_path.exists():
-        raise CheckpointError(f"{run_dir} is not an nfpo run dir (no config.json)")
-    try:
-        meta = json.loads(cfg_path.read_text())
-        cfg = TrainConfig.from_dict(meta["config"])
-        obs_dim, act_dim = int(meta["env_spec"]["obs_dim"]), int(meta["env_spec"]["act_dim"])
-        critic_dim = int(meta["env_spec"].get("critic_obs_dim", 0))
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
-        raise CheckpointError(f"corrupted {cfg_path}: {e}") from e
-    except NfpoError as e:
-        raise CheckpointError(f"bad config in {cfg_path}: {e}") from e
-    tensors, state = load_checkpoint(run_dir)
-    agent = Agent(cfg, obs_dim, act_dim, critic_dim)
+    Returns (config, agent, checkpoint state incl. ``tensors``)."""
+    cfg, spec = RunDir(run_dir).read_config()
+    import_env_modules(cfg.env.env_import)  # custom envs the run was trained on
+    tensors, state = load_checkpoint(Path(run_dir), checkpoint)
+    agent = Agent(cfg, spec["obs_dim"], spec["act_dim"], spec["critic_obs_dim"])
     agent.load_tensors(tensors)
     agent.eval()
     return cfg, agent, {"tensors": tensors, **state}

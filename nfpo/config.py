@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import types
 import typing
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
@@ -20,6 +19,8 @@ from typing import Annotated, Any, Literal
 import tyro
 
 from nfpo.errors import ConfigError
+from nfpo.validation import check as _check
+from nfpo.validation import check_types as _check_types
 
 PolicyKind = Literal["gaussian", "flow", "flow-naive"]
 NFPO_TARGET_KL = 0.1  # the KL stop of the NFPO default (policy=flow); docs/stability.md
@@ -27,48 +28,6 @@ NFPO_TARGET_KL = 0.1  # the KL stop of the NFPO default (policy=flow); docs/stab
 # written then (``TrainConfig.from_dict``): the KL stop was checked per epoch.
 LEGACY_DEFAULTS: dict[str, dict[str, Any]] = {"ppo": {"kl_stop": "epoch"}}
 POLICY_KINDS: tuple[str, ...] = typing.get_args(PolicyKind)
-
-
-def _check(ok: bool, name: str, value: Any, accepted: str) -> None:
-    if not ok:
-        raise ConfigError(f"invalid {name}={value!r}: expected {accepted}")
-
-
-def _choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
-    _check(value in choices, name, value, "one of " + ", ".join(choices))
-
-
-def _type_ok(value: Any, tp: Any) -> bool:
-    origin, args = typing.get_origin(tp), typing.get_args(tp)
-    if tp is bool:
-        return isinstance(value, bool)
-    if tp is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if tp is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if tp is str:
-        return isinstance(value, str)
-    if origin is Literal:
-        return isinstance(value, str) and value in args
-    if origin is tuple:
-        return isinstance(value, tuple) and all(_type_ok(v, args[0]) for v in value)
-    if origin in (typing.Union, types.UnionType):
-        return any(_type_ok(value, a) for a in args)
-    if tp is type(None):
-        return value is None
-    return True
-
-
-def _check_types(section: Any) -> None:
-    """Every field has the type its annotation names (values loaded from JSON included)."""
-    hints = typing.get_type_hints(type(section))
-    for f in dataclasses.fields(section):
-        value, tp = getattr(section, f.name), hints[f.name]
-        if typing.get_origin(tp) is Literal:
-            _choice(f.name if f.name != "kind" else "policy", value, typing.get_args(tp))
-        elif not _type_ok(value, tp):
-            name = getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
-            raise ConfigError(f"invalid {f.name}={value!r}: expected a value of type {name}")
 
 
 @dataclass
@@ -85,6 +44,10 @@ class EnvConfig:
     """parallel environments."""
     env_kwargs: str = "{}"
     """JSON object of keyword arguments passed to ``gymnasium.make`` / ``envpool.make``."""
+    env_import: tuple[str, ...] = ()
+    """modules to import before the env is made, so that they register their gymnasium ids
+    (e.g. ``--env-import my_pkg.envs --env MyEnv-v0``; ``--env my_pkg.envs:MyEnv-v0`` does the
+    same for one module). Saved with the run, so eval and resume import them too."""
     obs_key: str = ""
     """dict observations (EnvPool Playground tasks): the key the actor reads (default: state)."""
     critic_obs_key: str = ""
@@ -119,6 +82,8 @@ class EnvConfig:
         _check(self.clip_reward > 0, "clip_reward", self.clip_reward, "a number > 0")
         _check(self.envpool_threads >= 0, "envpool_threads", self.envpool_threads, ">= 0")
         self.kwargs()
+        for m in self.env_import:
+            _check(bool(m.strip()), "env_import", self.env_import, "module names")
         from nfpo.envs.perturb import parse_perturb
 
         parse_perturb(self.randomize)
@@ -293,9 +258,14 @@ class RunConfig:
     total_steps: int = 1_000_000
     """environment steps (all envs together)."""
     seed: int = 1
-    """seeds torch, numpy and the environments."""
+    """seeds torch, numpy and the environments (0 <= seed < 2**31)."""
     run_dir: str | None = None
-    """output directory (default: runs/<env>__<policy>__s<seed>__<timestamp>)."""
+    """output directory (default: a new runs/<env>__<policy>__s<seed>__<time>-<random>). A dir
+    that holds a run is never reused: continue it with ``--resume`` or replace it with
+    ``--overwrite``."""
+    device: str = "cpu"
+    """where the policy, critic and PPO update run: cpu, cuda, cuda:N, or auto (cuda when
+    available). The simulator stays on the CPU; checkpoints are device-independent."""
     checkpoint_every: int = 50
     """updates between checkpoints (a final one is always written)."""
     keep_checkpoints: int = 3
@@ -309,6 +279,11 @@ class RunConfig:
     is kept), e.g. "policy/log_ratio_min>-20,flow/logdet_max<30"."""
     eval_episodes: int = 10
     """deterministic evaluation episodes at the end of training (0: skip)."""
+    eval_every: int = 0
+    """every N updates (and at the end), evaluate ``eval_every_episodes`` deterministic episodes
+    in a fresh env (``eval/return`` in the logs) and keep the best policy in
+    RUN_DIR/checkpoints/best (``nfpo eval RUN_DIR --checkpoint best``; 0: off)."""
+    eval_every_episodes: int = 5
     video_every: int = 0
     """every N updates (and at the end), render one deterministic episode of up to
     ``video_steps`` steps into RUN_DIR/videos/ (MuJoCo tasks, offscreen EGL; 0: off)."""
@@ -317,11 +292,22 @@ class RunConfig:
     """write report/ (curves + Markdown, and a still strip of the final policy for tasks that
     render) at the end of training."""
     tensorboard: bool = True
+    track: bool = False
+    """also log to Weights & Biases (``pip install 'nfpo[wandb]'``; ``WANDB_MODE=offline``
+    logs without a network, ``wandb sync`` uploads later)."""
+    wandb_project: str = "nfpo"
+    wandb_entity: str | None = None
     progress: bool = True
     """rich progress bar (plain log lines when stdout is not a terminal)."""
 
     def validate(self) -> None:
         _check(self.total_steps >= 1, "total_steps", self.total_steps, "an integer >= 1")
+        _check(0 <= self.seed < 2**31, "seed", self.seed, "an integer in [0, 2**31)")
+        _check(self.device in ("cpu", "cuda", "auto") or (self.device.startswith("cuda:") and
+               self.device[5:].isdigit()), "device", self.device, "cpu, cuda, cuda:N or auto")
+        _check(self.eval_every >= 0, "eval_every", self.eval_every, ">= 0")
+        _check(self.eval_every_episodes >= 1, "eval_every_episodes", self.eval_every_episodes,
+               ">= 1")
         _check(self.checkpoint_every >= 1, "checkpoint_every", self.checkpoint_every, ">= 1")
         _check(self.keep_checkpoints >= 1, "keep_checkpoints", self.keep_checkpoints, ">= 1")
         _check(self.torch_threads >= 1, "torch_threads", self.torch_threads, ">= 1")
@@ -362,6 +348,16 @@ class TrainConfig:
     @property
     def num_updates(self) -> int:
         return max(1, self.run.total_steps // self.batch_size)
+
+    def rounding_note(self) -> str | None:
+        """A note when ``total_steps`` is not a whole number of batches (the run then trains
+        ``num_updates`` full batches), else None."""
+        steps = self.num_updates * self.batch_size
+        if steps == self.run.total_steps:
+            return None
+        return (f"total_steps={self.run.total_steps} is not a multiple of the batch "
+                f"(num_steps x num_envs = {self.ppo.num_steps} x {self.env.num_envs} = "
+                f"{self.batch_size}): training runs {self.num_updates} update(s) = {steps} steps")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

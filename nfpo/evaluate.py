@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from nfpo.agent import Agent, load_run
+from nfpo.checkpoint import check_writable
 from nfpo.envs import env_spec, make_env, mode_coverage, parse_perturb
 from nfpo.errors import ConfigError
 
@@ -45,6 +46,7 @@ def run_episodes(agent: Agent, env_id: str, env_kwargs: dict[str, Any], episodes
     else:
         env = make_env(env_id, env_kwargs, perturb, backend, obs_key)
     spec = env_spec(env, env_id)
+    device = next(agent.parameters()).device
     returns, lengths = [], []
     infos: dict[str, list[float]] = {}
 
@@ -61,9 +63,10 @@ def run_episodes(agent: Agent, env_id: str, env_kwargs: dict[str, Any], episodes
             info: dict[str, Any] = {}
             after(0, obs, False)
             while not done:
-                obs_t = torch.as_tensor(np.asarray(obs, dtype=np.float32)).reshape(1, -1)
+                obs_t = torch.as_tensor(np.asarray(obs, dtype=np.float32),
+                                        device=device).reshape(1, -1)
                 with torch.no_grad():
-                    a = agent.act(obs_t, deterministic=deterministic)[0].numpy()
+                    a = agent.act(obs_t, deterministic=deterministic)[0].cpu().numpy()
                 obs, r, term, trunc, info = env.step(spec.scale_action(a))
                 ret += float(r)
                 n += 1
@@ -85,8 +88,10 @@ def run_episodes(agent: Agent, env_id: str, env_kwargs: dict[str, Any], episodes
 
 def evaluate(run_dir: Path | str, episodes: int = 10, deterministic: bool = True,
              seed: int = 10_000, max_steps: int | None = None, perturb: str = "",
-             video: str | Path | None = None) -> dict[str, Any]:
-    """Evaluate the newest checkpoint of a run. Returns mean/std return, per-episode returns
+             video: str | Path | None = None, checkpoint: int | str | None = None
+             ) -> dict[str, Any]:
+    """Evaluate a checkpoint of a run (``checkpoint``: None/``latest`` = the newest intact one,
+    ``best``, or a step). Returns mean/std return, per-episode returns
     and lengths, and the mean over episodes of every numeric scalar the env reports in the
     final step's ``info`` (keys ``info/<name>``). Tasks that report ``info["mode"]`` also get
     the per-episode modes, the fraction of episodes per mode and the mode coverage
@@ -95,7 +100,12 @@ def evaluate(run_dir: Path | str, episodes: int = 10, deterministic: bool = True
     if episodes < 1:
         raise ConfigError(f"invalid episodes={episodes}: expected an integer >= 1")
     perturbation = parse_perturb(perturb)
-    cfg, agent, _ = load_run(run_dir)
+    if video is not None:
+        from nfpo.video import VideoWriter
+
+        VideoWriter(video)  # checks the file type
+        check_writable(video, "video")
+    cfg, agent, state = load_run(run_dir, checkpoint)
     torch.manual_seed(seed)
     res = run_episodes(agent, cfg.env.id, cfg.env.kwargs(), episodes, deterministic, seed,
                        max_steps, perturbation, video, backend=cfg.env.backend,
@@ -104,7 +114,7 @@ def evaluate(run_dir: Path | str, episodes: int = 10, deterministic: bool = True
     out: dict[str, Any] = {
         "env": cfg.env.id, "policy": cfg.policy.kind,
         "mode": "deterministic" if deterministic else "stochastic",
-        "episodes": episodes, "perturb": perturb,
+        "episodes": episodes, "perturb": perturb, "checkpoint_step": state.get("global_step"),
         "mean_return": float(np.mean(returns)), "std_return": float(np.std(returns)),
         "mean_length": float(np.mean(res["lengths"])),
         "returns": returns, "lengths": res["lengths"],

@@ -1,14 +1,35 @@
-"""Metrics sinks: ``metrics.csv`` (one row per update) and TensorBoard (``tb/``)."""
+"""Metrics sinks: ``metrics.csv`` (one row per update), TensorBoard (``tb/``: scalars, and
+the run's config as text and as hparams) and, with ``--track``, Weights & Biases."""
 
 from __future__ import annotations
 
 import csv
+import json
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from nfpo.errors import ConfigError
 
 if TYPE_CHECKING:
     import numpy as np
+
+HPARAM_METRICS = ("episode/return_recent", "eval/return")  # columns of TensorBoard's HPARAMS
+
+
+def flatten_config(config: dict[str, Any]) -> dict[str, Any]:
+    """``{"ppo": {"learning_rate": 3e-4}}`` -> ``{"ppo.learning_rate": 3e-4}``; values that
+    TensorBoard's hparams cannot hold (None, tuples) become strings."""
+    out: dict[str, Any] = {}
+    for sec, fields in config.items():
+        for k, v in fields.items():
+            out[f"{sec}.{k}"] = v if isinstance(v, (bool, int, float, str)) else json.dumps(v)
+    return out
+
+
+def _config_markdown(config: dict[str, Any]) -> str:
+    rows = "\n".join(f"| {k} | `{v}` |" for k, v in flatten_config(config).items())
+    return "| field | value |\n|---|---|\n" + rows
 
 
 class MetricsLogger:
@@ -17,7 +38,12 @@ class MetricsLogger:
     The CSV header is fixed by the first row; a later row with new keys rewrites the file with
     the extended header (old rows get empty cells)."""
 
-    def __init__(self, run_dir: Path, tensorboard: bool = True) -> None:
+    def __init__(self, run_dir: Path, tensorboard: bool = True,
+                 config: dict[str, Any] | None = None,
+                 wandb: dict[str, Any] | None = None) -> None:
+        """``config``: ``TrainConfig.to_dict()``, written to TensorBoard as text and hparams
+        and to W&B; ``wandb``: ``wandb.init`` arguments (project, entity, id, name, dir) to
+        log there too (None: off)."""
         self.path = Path(run_dir) / "metrics.csv"
         self.fields: list[str] = []
         if self.path.exists():
@@ -28,6 +54,26 @@ class MetricsLogger:
             from torch.utils.tensorboard import SummaryWriter
 
             self.writer = SummaryWriter(str(Path(run_dir) / "tb"))
+            if config is not None:
+                self._write_hparams(config)
+        self.wandb = self._init_wandb(wandb, config) if wandb is not None else None
+
+    def _write_hparams(self, config: dict[str, Any]) -> None:
+        from torch.utils.tensorboard.summary import hparams
+
+        self.writer.add_text("config", _config_markdown(config), 0)
+        file_writer = self.writer._get_file_writer()
+        for summary in hparams(flatten_config(config), dict.fromkeys(HPARAM_METRICS, 0.0)):
+            file_writer.add_summary(summary)
+
+    @staticmethod
+    def _init_wandb(options: dict[str, Any], config: dict[str, Any] | None) -> Any:
+        try:
+            import wandb
+        except ImportError as e:
+            raise ConfigError("--track logs to Weights & Biases, which is not installed: "
+                              "pip install 'nfpo[wandb]'") from e
+        return wandb.init(**options, config=config, resume="allow", reinit="create_new")
 
     def log(self, step: int, metrics: dict[str, float]) -> None:
         row = {"global_step": step, **metrics}
@@ -40,6 +86,9 @@ class MetricsLogger:
             for k, v in metrics.items():
                 if isinstance(v, (int, float)) and math.isfinite(v):
                     self.writer.add_scalar(k, v, step)
+        if self.wandb is not None:
+            self.wandb.log({k: v for k, v in metrics.items() if isinstance(v, (int, float))},
+                           step=step)
 
     def image(self, tag: str, img: np.ndarray, step: int) -> None:
         """An RGB image ``[H, W, 3]`` uint8 to TensorBoard (no-op without TensorBoard)."""
@@ -63,6 +112,8 @@ class MetricsLogger:
         if self.writer is not None:
             self.writer.flush()
             self.writer.close()
+        if self.wandb is not None:
+            self.wandb.finish()
 
 
 def read_metrics(run_dir: Path) -> dict[str, list[float]]:

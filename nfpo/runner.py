@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import json
 import math
+import secrets
 import signal
 import sys
 import time
-from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -23,66 +23,89 @@ from nfpo.algo.diagnostics import rollout_stats
 from nfpo.checkpoint import (
     atomic_write_text,
     flatten_optimizer,
+    list_checkpoints,
     load_checkpoint,
     save_checkpoint,
     unflatten_optimizer,
 )
 from nfpo.config import TrainConfig
-from nfpo.envs import env_spec, make_vec_env, mode_coverage, parse_perturb, reset_some
+from nfpo.envs import env_spec, import_env_modules, make_vec_env, parse_perturb, reset_some
 from nfpo.envs.state import UnsupportedEnvState, get_env_state, set_env_state
 from nfpo.envs.terms import EpisodeTerms
-from nfpo.errors import CheckpointError, DivergenceError
+from nfpo.episodes import EpisodeStats
+from nfpo.errors import CheckpointError, ConfigError, DivergenceError
 from nfpo.guard import DivergenceGuard
 from nfpo.logger import MetricsLogger, truncate_metrics
 from nfpo.normalization import RewardScaler
 from nfpo.progress import Progress
+from nfpo.run_dir import RunDir
 from nfpo.storage import RolloutStorage
 
+RUNS_ROOT = Path("runs")  # where runs without --run-dir go
+NONFINITE_PATIENCE = 3  # updates in a row whose every episode was dropped: stop the run
 
-def default_run_dir(cfg: TrainConfig) -> Path:
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    return Path("runs") / f"{cfg.env.id}__{cfg.policy.kind}__s{cfg.run.seed}__{stamp}"
+
+def resolve_device(name: str) -> torch.device:
+    """``cpu``, ``cuda[:N]`` or ``auto`` (cuda when available) -> a usable torch device."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"invalid device={name!r}: torch {torch.__version__} sees no CUDA "
+                          "device here; use --device cpu (or auto)")
+    return torch.device(name)
 
 
 class Trainer:
     """Builds everything from a ``TrainConfig`` and runs ``train()``.
 
-    ``resume_state`` (from ``Trainer.resume``) restores weights, optimizer, normalizers, counters
-    and RNG states; environments restart from a fresh reset."""
+    A new run refuses a run dir that already holds a run unless ``overwrite`` (then the old run
+    is deleted first); ``Trainer.resume`` restores weights, optimizer, normalizers, counters and
+    RNG states (``resuming``)."""
 
-    def __init__(self, cfg: TrainConfig, run_dir: Path | None = None) -> None:
+    def __init__(self, cfg: TrainConfig, run_dir: Path | str | None = None,
+                 overwrite: bool = False, resuming: bool = False) -> None:
         self.cfg = cfg.validate()
         rng.seed_everything(cfg.run.seed)
         torch.set_num_threads(cfg.run.torch_threads)
-        self.run_dir = Path(run_dir or cfg.run.run_dir or default_run_dir(cfg))
+        self.device = resolve_device(cfg.run.device)
+        explicit = run_dir or cfg.run.run_dir
+        rundir = RunDir(explicit) if explicit else None
+        if rundir is not None and not resuming:
+            rundir.prepare_new(overwrite)  # before anything is built: fail fast, lose nothing
+        if not resuming and (note := cfg.rounding_note()):
+            print(f"note: {note}", file=sys.stderr)
+        import_env_modules(cfg.env.env_import)
         env_kwargs = cfg.env.kwargs()
         e = cfg.env
         self.envs = make_vec_env(e.id, e.num_envs, env_kwargs, parse_perturb(e.randomize),
                                  e.backend, e.obs_key, e.critic_obs_key, e.envpool_threads,
                                  cfg.run.seed)
         self.spec = env_spec(self.envs, cfg.env.id)
-        self.agent = Agent(cfg, self.spec.obs_dim, self.spec.act_dim, self.spec.critic_obs_dim)
+        self.run = rundir or RunDir.create_default(RUNS_ROOT, cfg.env.id, cfg.policy.kind,
+                                                   cfg.run.seed)
+        self.run_dir = self.run.path
+        self.agent = Agent(cfg, self.spec.obs_dim, self.spec.act_dim,
+                           self.spec.critic_obs_dim).to(self.device)
         self.generator = torch.Generator().manual_seed(cfg.run.seed)
         self.ppo = PPO(self.agent.policy, self.agent.critic, cfg.ppo, cfg.num_updates,
                        self.generator, compile=cfg.run.compile)
         self.storage = RolloutStorage(cfg.ppo.num_steps, cfg.env.num_envs, self.spec.obs_dim,
-                                      self.spec.act_dim, self.spec.critic_obs_dim)
+                                      self.spec.act_dim, self.spec.critic_obs_dim, self.device)
         self.reward_scaler = RewardScaler(cfg.env.num_envs, cfg.ppo.gamma, cfg.env.clip_reward)
         self.global_step = 0
         self.update_idx = 0
         self.wall_time = 0.0
-        self.episodes = 0
-        self.dropped_episodes = 0
-        self.recent_returns: deque[float] = deque(maxlen=20)
-        # (mode, success) of the last 100 episodes, for tasks that report ``info["mode"]``
-        self.recent_modes: deque[tuple[int, float]] = deque(maxlen=100)
-        self.num_modes = 0
+        self.stats = EpisodeStats()
+        self.best_eval_return = -math.inf  # of the periodic evaluation (checkpoints/best)
+        self.wandb_id = secrets.token_hex(4)  # one W&B run across resumes (--track)
+        self._signals = 0
         self._stop_signal: int | None = None
         self._restored: dict[str, Any] | None = None  # env states etc. from a checkpoint
         self._obs: np.ndarray | None = None  # next observation, set by train()
         self.guard = DivergenceGuard(cfg.run.guard)
         self._terms = EpisodeTerms(cfg.env.num_envs)
-        self._done_terms: list[dict[str, float]] = []
+        self._dropped_now: dict[str, int] = {}  # non-finite episodes dropped this update
+        self._all_dropped = 0  # updates in a row in which every ended episode was dropped
 
     # --- persistence ----------------------------------------------------------------------
     def _write_config(self) -> None:
@@ -97,24 +120,31 @@ class Trainer:
         }
         atomic_write_text(self.run_dir / "config.json", json.dumps(meta, indent=2))
 
-    def save(self) -> Path:
+    def save(self, name: str | None = None, **extra: Any) -> Path:
+        """Checkpoint everything a resume needs (``name``: a named dir such as ``best``)."""
         opt_tensors, opt_meta = flatten_optimizer(self.ppo.optimizer.state_dict())
         tensors = {**self.agent.tensors(), **opt_tensors,
                    "rng.torch": torch.get_rng_state(),
                    "rng.generator": self.generator.get_state()}
         state = {
             "global_step": self.global_step, "update": self.update_idx,
-            "wall_time": self.wall_time, "episodes": self.episodes,
-            "recent_returns": list(self.recent_returns),
-            "recent_modes": [list(m) for m in self.recent_modes], "num_modes": self.num_modes,
+            "wall_time": self.wall_time, **self.stats.state_dict(),
+            "best_eval_return": self.best_eval_return, "wandb_id": self.wandb_id,
             "ppo": {**{k: v for k, v in self.ppo.state_dict().items() if k != "optimizer"},
                     **opt_meta},
             "reward_scaler": self.reward_scaler.state_dict(),
             **rng.capture(),
             "loop": self._loop_state(),
+            **extra,
         }
         return save_checkpoint(self.run_dir, self.global_step, tensors, state,
-                               self.cfg.run.keep_checkpoints)
+                               self.cfg.run.keep_checkpoints, name=name)
+
+    def _last_good(self) -> str:
+        """Where the last good checkpoint is, for error messages."""
+        ckpts = list_checkpoints(self.run_dir)
+        return (f"last good checkpoint: {ckpts[-1]}" if ckpts else
+                f"no checkpoint was written yet (every {self.cfg.run.checkpoint_every} updates)")
 
     def _loop_state(self) -> dict[str, Any] | None:
         """Next observation, running episode stats and every env's exact state, or None if an
@@ -135,14 +165,18 @@ class Trainer:
         linear LR schedule is then stretched over the new total)."""
         run_dir = Path(run_dir)
         try:
-            meta = json.loads((run_dir / "config.json").read_text())
-            cfg = TrainConfig.from_dict(meta["config"])
-        except (OSError, ValueError, KeyError, TypeError) as e:  # JSON/Unicode errors included
-            raise CheckpointError(f"cannot resume {run_dir}: unreadable config.json ({e})") from e
+            cfg, _ = RunDir(run_dir).read_config()
+        except CheckpointError as e:
+            raise CheckpointError(f"cannot resume {run_dir}: {e}") from e
         if total_steps is not None:
             cfg.run.total_steps = total_steps
+        if not list_checkpoints(run_dir):  # stopped before its first checkpoint
+            print(f"note: {run_dir} has no checkpoint yet: the run starts over with its saved "
+                  "config", file=sys.stderr)
+            truncate_metrics(run_dir, 0)
+            return cls(cfg, run_dir, resuming=True)
         tensors, state = load_checkpoint(run_dir)
-        self = cls(cfg, run_dir)
+        self = cls(cfg, run_dir, resuming=True)
         try:
             self._restore(tensors, state)
         except (KeyError, TypeError, ValueError, IndexError, RuntimeError) as e:
@@ -158,10 +192,10 @@ class Trainer:
                                   "optimizer": unflatten_optimizer(tensors, ppo_state)})
         self.reward_scaler.load_state_dict(state["reward_scaler"])
         self.global_step, self.update_idx = state["global_step"], state["update"]
-        self.wall_time, self.episodes = state["wall_time"], state["episodes"]
-        self.recent_returns.extend(state["recent_returns"])
-        self.recent_modes.extend(tuple(m) for m in state.get("recent_modes", []))
-        self.num_modes = state.get("num_modes", 0)
+        self.wall_time = state["wall_time"]
+        self.stats.load_state_dict(state)
+        self.best_eval_return = state.get("best_eval_return", -math.inf)
+        self.wandb_id = state.get("wandb_id", self.wandb_id)
         torch.set_rng_state(tensors["rng.torch"])
         self.generator.set_state(tensors["rng.generator"])
         rng.restore(state)
@@ -169,15 +203,24 @@ class Trainer:
 
     # --- the loop -------------------------------------------------------------------------
     def _on_signal(self, signum: int, _frame: Any) -> None:
-        if self._stop_signal is not None:  # second signal: stop now
+        """First signal: finish the update, checkpoint, exit 130. A second one only repeats
+        that; a third aborts at once (losing the work since the last checkpoint)."""
+        self._signals += 1
+        if self._signals >= 3:
             raise KeyboardInterrupt
-        self._stop_signal = signum
+        if self._stop_signal is None:
+            self._stop_signal = signum
+            print("\nstopping: finishing this update, then writing a checkpoint", file=sys.stderr)
+        else:
+            print("\nstill finishing the update to save a checkpoint; a third interrupt aborts "
+                  "without saving it", file=sys.stderr)
 
     def train(self) -> Path:
         """Run to ``total_steps``; returns the run dir. On SIGINT/SIGTERM: checkpoint, exit 130."""
         cfg = self.cfg
         self._write_config()
-        logger = MetricsLogger(self.run_dir, cfg.run.tensorboard)
+        logger = MetricsLogger(self.run_dir, cfg.run.tensorboard, config=cfg.to_dict(),
+                               wandb=self._wandb_options())
         old_handlers = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT,
                                                                        signal.SIGTERM)}
         num_updates = cfg.num_updates
@@ -200,7 +243,7 @@ class Trainer:
         try:
             while self.update_idx < num_updates:
                 t0 = time.perf_counter()
-                obs, done_eps = self._rollout(obs, ep_ret, ep_len)
+                obs = self._rollout(obs, ep_ret, ep_len)
                 self._obs = obs
                 t_roll = time.perf_counter() - t0
                 metrics = self.ppo.update(self.storage)
@@ -214,16 +257,21 @@ class Trainer:
                 self.wall_time += dt
                 self.update_idx += 1
                 self.global_step += cfg.batch_size
-                metrics.update(self._episode_metrics(done_eps))
+                metrics.update(self.stats.metrics())
                 metrics.update({"time/steps_per_second": cfg.batch_size / dt,
                                 "time/rollout_fraction": t_roll / dt,
                                 "time/wall": self.wall_time})
+                last = self.update_idx == num_updates
+                evaluate_now = cfg.run.eval_every and (
+                    self.update_idx % cfg.run.eval_every == 0 or last)
+                if evaluate_now:
+                    metrics.update(self._periodic_eval())
                 logger.log(self.global_step, metrics)
                 self.guard.check(metrics, self.update_idx)  # before any checkpoint of it
-                progress.update(self.global_step, cfg.batch_size / dt,
-                                float(np.mean(self.recent_returns)) if self.recent_returns
-                                else math.nan)
-                last = self.update_idx == num_updates
+                progress.update(self.global_step, cfg.batch_size / dt, self.stats.recent_return)
+                if evaluate_now and metrics["eval/return"] > self.best_eval_return:
+                    self.best_eval_return = metrics["eval/return"]
+                    self.save("best", eval_return=self.best_eval_return)
                 if self.update_idx % cfg.run.checkpoint_every == 0 or last:
                     self.save()
                 if cfg.run.video_every and (self.update_idx % cfg.run.video_every == 0 or last):
@@ -247,25 +295,27 @@ class Trainer:
                 signal.signal(s, h)
         summary = {"global_step": self.global_step, "wall_time": self.wall_time,
                    "steps_per_second": self.global_step / max(self.wall_time, 1e-9),
-                   "episodes": self.episodes,
-                   "final_return_recent": float(np.mean(self.recent_returns))
-                   if self.recent_returns else None}
+                   "episodes": self.stats.episodes, "dropped_episodes": self.stats.dropped,
+                   "final_return_recent": self.stats.recent_return
+                   if self.stats.recent_returns else None}
+        if math.isfinite(self.best_eval_return):
+            summary["best_eval_return"] = self.best_eval_return
         atomic_write_text(self.run_dir / "summary.json", json.dumps(summary, indent=2))
         (self.run_dir / "failure.json").unlink(missing_ok=True)  # a resumed run that finished
         return self.run_dir
 
     def _rollout(self, obs: np.ndarray, ep_ret: np.ndarray, ep_len: np.ndarray
-                 ) -> tuple[np.ndarray, list[tuple[float, int]]]:
-        """Fill the storage with ``num_steps`` steps of every env; returns the next observation
-        and the (return, length) of episodes that ended."""
-        cfg, agent, spec = self.cfg, self.agent, self.spec
-        done_eps: list[tuple[float, int]] = []
+                 ) -> np.ndarray:
+        """Fill the storage with ``num_steps`` steps of every env, passing finished episodes to
+        ``self.stats``; returns the next observation."""
+        cfg, agent, spec, dev = self.cfg, self.agent, self.spec, self.device
+        ended_before = self.stats.pending
         for _ in range(cfg.ppo.num_steps):
             x, xc = self._inputs(obs, update_norm=cfg.env.normalize_obs)
             with torch.inference_mode():
                 u, logp = agent.policy.sample(x)
                 value = agent.critic(xc)
-            action = spec.scale_action(agent.policy.to_action(u).numpy())
+            action = spec.scale_action(agent.policy.to_action(u).cpu().numpy())
             obs, reward, term, trunc, info = self.envs.step(action)
             dropped = self._handle_nonfinite(obs, reward, term, trunc)
             done = term | trunc
@@ -276,35 +326,37 @@ class Trainer:
             for i in np.flatnonzero(done):
                 terms = self._terms.pop(i)
                 if not dropped[i]:
-                    done_eps.append((float(ep_ret[i]), int(ep_len[i])))
-                    self._done_terms.append(terms)
+                    mode = None
                     if "mode" in final and final["_mode"][i]:
-                        self.num_modes = int(final["num_modes"][i])
                         ok = final["success"][i] if "success" in final else final["mode"][i] >= 0
-                        self.recent_modes.append((int(final["mode"][i]), float(ok)))
+                        mode = (int(final["mode"][i]), int(final["num_modes"][i]), float(ok))
+                    self.stats.add(float(ep_ret[i]), int(ep_len[i]), terms, mode)
                 ep_ret[i], ep_len[i] = 0.0, 0
             if cfg.ppo.ent_reward_coef:  # soft returns: the entropy reward -alpha log pi
-                reward = reward - cfg.ppo.ent_reward_coef * logp.numpy()
+                reward = reward - cfg.ppo.ent_reward_coef * logp.cpu().numpy()
             r = self.reward_scaler(reward, done) if cfg.env.scale_reward else reward.copy()
             timeouts = np.flatnonzero(trunc & ~term)
             if len(timeouts):  # bootstrap V(s_final) on truncation, not on termination
                 _, xc_final = self._inputs(np.stack([info["final_obs"][i] for i in timeouts]))
                 with torch.no_grad():
-                    v_final = agent.critic(xc_final).numpy()
+                    v_final = agent.critic(xc_final).cpu().numpy()
                 r[timeouts] += cfg.ppo.gamma * v_final
-            self.storage.add(x, u, logp, value, torch.as_tensor(r, dtype=torch.float32),
-                             torch.as_tensor(done, dtype=torch.float32), xc)
+            self.storage.add(x, u, logp, value,
+                             torch.as_tensor(r, dtype=torch.float32, device=dev),
+                             torch.as_tensor(done, dtype=torch.float32, device=dev), xc)
         with torch.no_grad():
             last_value = agent.critic(self._inputs(obs)[1])
         self.storage.compute_returns(last_value, cfg.ppo.gamma, cfg.ppo.gae_lambda)
-        return obs, done_eps
+        self._report_dropped(self.stats.pending - ended_before)
+        return obs
 
     def _inputs(self, obs: np.ndarray, update_norm: bool = False
                 ) -> tuple[torch.Tensor, torch.Tensor]:
         """Normalized (actor, critic) inputs ``[B, O]``, ``[B, C or O]`` of raw env
         observations (``[actor | critic]`` with an asymmetric critic, ``EnvSpec.split``); with
         ``update_norm`` the running normalizers take them in first."""
-        obs_t, cobs_t = (torch.as_tensor(o, dtype=torch.float32) for o in self.spec.split(obs))
+        obs_t, cobs_t = (torch.as_tensor(o, dtype=torch.float32, device=self.device)
+                         for o in self.spec.split(obs))
         if update_norm:
             self.agent.obs_norm.update(obs_t)
             if self.spec.critic_obs_dim:
@@ -312,23 +364,6 @@ class Trainer:
         with torch.inference_mode():
             x = self.agent.norm(obs_t)
             return x, self.agent.norm_critic(cobs_t, x)
-
-    def _episode_metrics(self, done_eps: list[tuple[float, int]]) -> dict[str, float]:
-        self.episodes += len(done_eps)
-        for ret, _ in done_eps:
-            self.recent_returns.append(ret)
-        rets = [r for r, _ in done_eps]
-        lens = [n for _, n in done_eps]
-        return {
-            "episode/return": float(np.mean(rets)) if rets else math.nan,
-            "episode/length": float(np.mean(lens)) if lens else math.nan,
-            "episode/return_recent": float(np.mean(self.recent_returns))
-            if self.recent_returns else math.nan,
-            "episode/count": float(self.episodes),
-            "episode/dropped": float(self.dropped_episodes),
-            **self._mode_metrics(),
-            **self._term_metrics(),
-        }
 
     def _record_clip(self, logger: MetricsLogger) -> None:
         """One deterministic episode to RUN_DIR/videos/update_NNNNNN.mp4, and its middle frame
@@ -344,20 +379,26 @@ class Trainer:
         logger.image("video/frame", frames[len(frames) // 2], self.global_step)
         print(f"video: {path} (return {res['returns'][0]:.1f})", file=sys.stderr)
 
-    def _term_metrics(self) -> dict[str, float]:
-        """Mean over the episodes that ended this update of each reward term's episode sum and
-        each tracking error's episode mean (``episode/reward_*``, ``episode/*_error``)."""
-        done, self._done_terms = self._done_terms, []
-        keys = sorted({k for t in done for k in t})
-        return {f"episode/{k}": float(np.mean([t[k] for t in done if k in t])) for k in keys}
+    def _periodic_eval(self) -> dict[str, float]:
+        """``eval_every_episodes`` deterministic episodes of the current policy in a fresh env
+        (clean: no ``--randomize``). Deterministic actions use no random numbers, so training
+        continues exactly as without it."""
+        from nfpo.evaluate import run_episodes
 
-    def _mode_metrics(self) -> dict[str, float]:
-        """Mode coverage and success rate over the last 100 episodes (multimodal tasks)."""
-        if not self.recent_modes:
-            return {}
-        modes = np.array([m for m, _ in self.recent_modes])
-        return {"episode/mode_coverage": mode_coverage(modes, self.num_modes),
-                "episode/success_rate": float(np.mean([s for _, s in self.recent_modes]))}
+        e = self.cfg.env
+        res = run_episodes(self.agent, e.id, e.kwargs(), self.cfg.run.eval_every_episodes,
+                           True, self.cfg.run.seed + 20_000, backend=e.backend,
+                           obs_key=e.obs_key)
+        return {"eval/return": float(np.mean(res["returns"])),
+                "eval/return_std": float(np.std(res["returns"])),
+                "eval/length": float(np.mean(res["lengths"]))}
+
+    def _wandb_options(self) -> dict[str, Any] | None:
+        r = self.cfg.run
+        if not r.track:
+            return None
+        return {"project": r.wandb_project, "entity": r.wandb_entity, "id": self.wandb_id,
+                "name": self.run_dir.name, "dir": str(self.run_dir)}
 
     def _handle_nonfinite(self, obs: np.ndarray, reward: np.ndarray, term: np.ndarray,
                           trunc: np.ndarray) -> np.ndarray:
@@ -375,21 +416,35 @@ class Trainer:
         if self.cfg.env.nonfinite == "stop":
             raise DivergenceError(
                 f"non-finite {what} from env {i} at step {step} (update {self.update_idx}); "
-                f"last good checkpoint kept in {self.run_dir / 'checkpoints'}. To drop such "
-                "episodes instead: --nonfinite drop-episode")
+                f"{self._last_good()}. To drop such episodes instead: --nonfinite drop-episode")
         ids = np.flatnonzero(bad)
         obs[ids] = reset_some(self.envs, ids)
         for j in ids:
             reward[j], term[j], trunc[j] = 0.0, True, False
-        self.dropped_episodes += int(bad.sum())
-        print(f"warning: dropped {int(bad.sum())} episode(s) with non-finite {what} at step "
-              f"{step}", file=sys.stderr)
+        self.stats.drop(len(ids))
+        self._dropped_now[what] = self._dropped_now.get(what, 0) + len(ids)
         return bad
+
+    def _report_dropped(self, kept: int) -> None:
+        """One warning line per update that dropped episodes; stop the run once every ended
+        episode was dropped in ``NONFINITE_PATIENCE`` updates in a row (the env is broken)."""
+        dropped, self._dropped_now = self._dropped_now, {}
+        if not dropped:
+            self._all_dropped = 0
+            return
+        what = ", ".join(f"{n} with a non-finite {k}" for k, n in sorted(dropped.items()))
+        print(f"warning: update {self.update_idx + 1}: dropped episodes ({what}); {kept} kept",
+              file=sys.stderr)
+        self._all_dropped = self._all_dropped + 1 if kept == 0 else 0
+        if self._all_dropped >= NONFINITE_PATIENCE:
+            raise DivergenceError(
+                f"every episode of the last {NONFINITE_PATIENCE} updates had a non-finite "
+                f"observation or reward ({self.stats.dropped} dropped in all): the environment "
+                f"keeps producing NaN/Inf; {self._last_good()}")
 
     def _check_finite_params(self) -> None:
         for name, p in self.agent.named_parameters():
             if not torch.isfinite(p).all():
                 raise DivergenceError(f"non-finite parameter {name} after update "
-                                      f"{self.update_idx}; last good checkpoint kept in "
-                                      f"{self.run_dir / 'checkpoints'}")
+                                      f"{self.update_idx}; {self._last_good()}")
 

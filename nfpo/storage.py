@@ -54,18 +54,22 @@ class Batch:
 
 class RolloutStorage:
     def __init__(self, num_steps: int, num_envs: int, obs_dim: int, act_dim: int,
-                 critic_obs_dim: int = 0) -> None:
+                 critic_obs_dim: int = 0, device: torch.device | str = "cpu") -> None:
         T, N = num_steps, num_envs
-        self.num_steps, self.num_envs = T, N
-        self.obs = torch.zeros(T, N, obs_dim)
-        self.critic_obs = torch.zeros(T, N, critic_obs_dim) if critic_obs_dim else None
-        self.actions = torch.zeros(T, N, act_dim)
-        self.log_probs = torch.zeros(T, N)
-        self.values = torch.zeros(T, N)
-        self.rewards = torch.zeros(T, N)
-        self.dones = torch.zeros(T, N)
-        self.advantages = torch.zeros(T, N)
-        self.returns = torch.zeros(T, N)
+        self.num_steps, self.num_envs, self.device = T, N, torch.device(device)
+
+        def zeros(*shape: int) -> Tensor:
+            return torch.zeros(*shape, device=self.device)
+
+        self.obs = zeros(T, N, obs_dim)
+        self.critic_obs = zeros(T, N, critic_obs_dim) if critic_obs_dim else None
+        self.actions = zeros(T, N, act_dim)
+        self.log_probs = zeros(T, N)
+        self.values = zeros(T, N)
+        self.rewards = zeros(T, N)
+        self.dones = zeros(T, N)
+        self.advantages = zeros(T, N)
+        self.returns = zeros(T, N)
         self.step = 0
 
     def add(self, obs: Tensor, actions: Tensor, log_probs: Tensor, values: Tensor,
@@ -100,7 +104,7 @@ class RolloutStorage:
         """Random disjoint minibatches covering the rollout once (one epoch)."""
         data = self.flat()
         n = data.obs.shape[0]
-        perm = torch.randperm(n, generator=generator)
+        perm = torch.randperm(n, generator=generator).to(self.device)  # CPU RNG on any device
         size = n // num_minibatches
         for i in range(num_minibatches):
             idx = perm[i * size:(i + 1) * size]

@@ -59,7 +59,7 @@ class UpdateStats:
             out["policy/log_ratio_nonfinite"] = float((~finite).sum())
             lr = lr[finite]
             if lr.numel():
-                q = torch.quantile(lr, torch.tensor([0.01, 0.99]))
+                q = torch.quantile(lr, torch.tensor([0.01, 0.99], device=lr.device))
                 out.update({"policy/log_ratio_min": lr.min().item(),
                             "policy/log_ratio_p01": q[0].item(),
                             "policy/log_ratio_p99": q[1].item(),

@@ -1,4 +1,5 @@
-"""Environment creation. Knows nothing about policies. Importing it registers ``nfpo/`` tasks."""
+"""Environment creation. Knows nothing about policies. ``import nfpo`` registers the ``nfpo/``
+tasks (``nfpo.registration``)."""
 
 import os
 
@@ -8,17 +9,17 @@ if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
 from nfpo.envs.make import (
     EnvSpec,
     env_spec,
+    import_env_modules,
     make_env,
     make_vec_env,
     random_action_rate,
     reset_some,
 )
-from nfpo.envs.multimodal import mode_coverage, register_multimodal_envs
+from nfpo.envs.multimodal import mode_coverage
 from nfpo.envs.perturb import PerturbConfig, parse_perturb
-from nfpo.envs.toy import register_toy_envs
+from nfpo.registration import register_envs
 
-register_toy_envs()
-register_multimodal_envs()
+register_envs()
 
-__all__ = ["EnvSpec", "PerturbConfig", "env_spec", "make_env", "make_vec_env", "mode_coverage",
-           "parse_perturb", "random_action_rate", "reset_some"]
+__all__ = ["EnvSpec", "PerturbConfig", "env_spec", "import_env_modules", "make_env",
+           "make_vec_env", "mode_coverage", "parse_perturb", "random_action_rate", "reset_some"]

@@ -9,7 +9,10 @@ final observation in ``info["final_obs"]`` so the trainer can bootstrap truncate
 from __future__ import annotations
 
 import difflib
+import importlib
+import re
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,14 +49,72 @@ class EnvSpec:
         return self.action_low + 0.5 * (a + 1.0) * (self.action_high - self.action_low)
 
 
+def _one_line(e: BaseException, limit: int = 300) -> str:
+    """``Type: message`` of an exception on one line, at most ``limit`` characters."""
+    text = " ".join(f"{type(e).__name__}: {e}".split()).rstrip(".")
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def import_env_modules(modules: Iterable[str]) -> None:
+    """Import modules that register gymnasium ids (``--env-import``, ``--env MODULE:ID``)."""
+    for m in modules:
+        try:
+            importlib.import_module(m)
+        except Exception as e:  # ImportError, or an error inside the user's module
+            raise EnvError(f"cannot import env module {m!r} (named by --env-import or --env "
+                           f"MODULE:ID): {_one_line(e)}") from e
+
+
+def split_env_id(env_id: str) -> str:
+    """The registry id of ``env_id``; for gymnasium's ``MODULE:ID`` form the module is imported
+    first (so that it registers ID) and ID is returned."""
+    if ":" not in env_id:
+        return env_id
+    module, _, name = env_id.partition(":")
+    if not module or not name:
+        raise EnvError(f"invalid env id {env_id!r}: expected ID or MODULE:ID, e.g. "
+                       "my_pkg.envs:MyEnv-v0")
+    import_env_modules([module])
+    return name
+
+
+def _newest_versions(ids: Iterable[str]) -> list[str]:
+    """Keep, of ids ``Name-vN``, only the newest registered version of each name (older
+    versions such as Hopper-v2 may not build at all)."""
+    newest: dict[str, int] = {}
+    for i in gym.registry:
+        m = re.fullmatch(r"(.*)-v(\d+)", i)
+        if m:
+            newest[m[1]] = max(newest.get(m[1], -1), int(m[2]))
+    out = []
+    for i in ids:
+        m = re.fullmatch(r"(.*)-v(\d+)", i)
+        if m is None or int(m[2]) == newest.get(m[1]):
+            out.append(i)
+    return out
+
+
 def _check_id(env_id: str) -> None:
     if env_id in gym.registry:
         return
-    close = difflib.get_close_matches(env_id, list(gym.registry.keys()), n=5, cutoff=0.5)
+    close = difflib.get_close_matches(env_id, list(gym.registry.keys()), n=12, cutoff=0.5)
+    close = _newest_versions(close)[:5]
     hint = f" Did you mean: {', '.join(close)}?" if close else ""
     raise EnvError(f"unknown env id {env_id!r}.{hint} Any registered gymnasium id with a Box "
                    "action space works, e.g. Hopper-v5, Walker2d-v5, HalfCheetah-v5, Ant-v5, "
-                   "Humanoid-v5.")
+                   "Humanoid-v5; a custom env: --env MODULE:ID or --env-import MODULE.")
+
+
+def _probe(env: gym.Env, env_id: str, kwargs: dict[str, Any]) -> None:
+    """One reset and one step with the middle action, so that bad env_kwargs (wrong types) or
+    a broken env fail here with a clear message rather than deep inside training."""
+    space = env.action_space
+    try:
+        env.reset(seed=0)
+        env.step(((space.low + space.high) / 2).astype(space.dtype))
+    except Exception as e:
+        raise EnvError(f"{env_id} failed on its first reset/step with env_kwargs {kwargs}: "
+                       f"{_one_line(e)} (NFPO_DEBUG=1 shows the traceback)") from e
 
 
 BACKENDS = ("gymnasium", "envpool")
@@ -78,14 +139,20 @@ def make_env(env_id: str, env_kwargs: dict[str, Any] | None = None,
         from nfpo.envs.envpool_env import EnvPoolEnv
 
         return EnvPoolEnv(env_id, kwargs, obs_key)
-    _check_id(env_id)
+    name = split_env_id(env_id)
+    _check_id(name)
     try:
-        env = gym.make(env_id, **kwargs)
+        env = gym.make(name, **kwargs)
     except gym.error.DependencyNotInstalled as e:
         raise EnvError(f"{env_id} needs a simulator that is not installed ({e}). For MuJoCo "
                        "tasks: pip install 'gymnasium[mujoco]'") from e
-    except TypeError as e:
-        raise EnvError(f"bad env_kwargs {kwargs} for {env_id}: {e}") from e
+    except ImportError as e:
+        newer = [i for i in _newest_versions(difflib.get_close_matches(name, list(
+            gym.registry), n=12, cutoff=0.8)) if i != name]
+        hint = f"; use {', '.join(newer[:3])}" if newer else ""
+        raise EnvError(f"{env_id} cannot be built here ({_one_line(e)}){hint}") from e
+    except (TypeError, ValueError) as e:
+        raise EnvError(f"bad env_kwargs {kwargs} for {env_id}: {_one_line(e)}") from e
     if not isinstance(env.action_space, gym.spaces.Box):
         name = type(env.action_space).__name__
         env.close()
@@ -128,7 +195,11 @@ def make_vec_env(env_id: str, num_envs: int, env_kwargs: dict[str, Any] | None =
     if obs_key or critic_obs_key:
         raise EnvError("--obs-key/--critic-obs-key select parts of dict observations of "
                        "EnvPool tasks; use them with --backend envpool")
-    make_env(env_id, env_kwargs, perturb).close()  # fail fast with a clear message
+    probe = make_env(env_id, env_kwargs, perturb)  # fail fast with a clear message
+    try:
+        _probe(probe, env_id, env_kwargs or {})
+    finally:
+        probe.close()
     fns = [lambda: make_env(env_id, env_kwargs, perturb) for _ in range(num_envs)]
     return gym.vector.SyncVectorEnv(fns, autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
 

@@ -115,12 +115,3 @@ class MultiGoal(gym.Env):
         info = _final_info(mode, len(self.GOALS), x=float(self.pos[0]), y=float(self.pos[1]))
         return self.pos.astype(np.float32), reward, reached, False, info
 
-
-def register_multimodal_envs() -> None:
-    from nfpo.envs.fork_reach import ForkReach
-
-    for name, entry, steps in (("BimodalBandit-v0", BimodalBandit, 1),
-                               ("MultiGoal-v0", MultiGoal, 30),
-                               ("ForkReach-v0", ForkReach, 100)):
-        if f"nfpo/{name}" not in gym.registry:
-            gym.register(f"nfpo/{name}", entry_point=entry, max_episode_steps=steps)

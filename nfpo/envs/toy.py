@@ -47,7 +47,3 @@ class PointReach(gym.Env):
         dist = float(np.linalg.norm(self.pos - self.goal))
         return self._obs(), -dist, False, False, {"distance": dist, "success": float(dist < 0.1)}
 
-
-def register_toy_envs() -> None:
-    if "nfpo/PointReach-v0" not in gym.registry:
-        gym.register("nfpo/PointReach-v0", entry_point=PointReach, max_episode_steps=30)

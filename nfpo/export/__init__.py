@@ -21,9 +21,10 @@ import torch
 
 from nfpo import __version__
 from nfpo.agent import load_run
-from nfpo.checkpoint import atomic_write_text
+from nfpo.checkpoint import atomic_write_text, check_writable
 from nfpo.errors import ExportError
 from nfpo.export.graph import PolicyGraph
+from nfpo.run_dir import RunDir
 
 ExportFormat = Literal["onnx", "torchscript"]
 FORMATS: tuple[str, ...] = ("onnx", "torchscript")
@@ -111,21 +112,21 @@ def _run_artifact(path: Path, fmt: str, obs: np.ndarray, noise: np.ndarray | Non
 
 def export_run(run_dir: Path | str, fmt: ExportFormat = "onnx", stochastic: bool = False,
                out: Path | str | None = None, tol: float = 1e-5, n_verify: int = 1000,
-               seed: int = 0) -> dict[str, Any]:
-    """Export the newest checkpoint of ``run_dir``; returns the metadata incl. ``max_abs_diff``
-    and ``path``."""
+               seed: int = 0, checkpoint: int | str | None = None) -> dict[str, Any]:
+    """Export a checkpoint of ``run_dir`` (``checkpoint``: None/``latest`` = the newest intact
+    one, ``best``, or a step); returns the metadata incl. ``max_abs_diff`` and ``path``."""
     if fmt not in FORMATS:
         raise ExportError(f"invalid format={fmt!r}: expected one of {', '.join(FORMATS)}")
     run_dir = Path(run_dir)
-    cfg, agent, state = load_run(run_dir)
+    cfg, agent, state = load_run(run_dir, checkpoint)
     agent.policy.float()  # artefacts are float32 end to end (a float64 actor is rounded)
-    spec = json.loads((run_dir / "config.json").read_text())["env_spec"]
+    spec = RunDir(run_dir).read_meta()["env_spec"]
     obs_dim, act_dim = int(spec["obs_dim"]), int(spec["act_dim"])
     graph = PolicyGraph(agent, spec["action_low"], spec["action_high"], stochastic).eval()
     suffix = ".onnx" if fmt == "onnx" else ".pt"
     kind = "stochastic" if stochastic else "deterministic"
-    path = Path(out) if out else run_dir / "export" / f"policy_{kind}{suffix}"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = check_writable(Path(out) if out else run_dir / "export" / f"policy_{kind}{suffix}",
+                          "the exported policy")
     meta: dict[str, Any] = {
         "format": fmt, "stochastic": stochastic, "obs_dim": obs_dim, "act_dim": act_dim,
         "action_low": spec["action_low"], "action_high": spec["action_high"],

@@ -1,0 +1,139 @@
+"""The run directory: where a run's files live, and the rules that keep them safe.
+
+Layout (``nfpo train``)::
+
+    RUN_DIR/
+      config.json        {"nfpo_version", "config": TrainConfig.to_dict(), "env_spec"}
+      metrics.csv        one row per update
+      tb/                TensorBoard events (scalars, the config as text and hparams)
+      checkpoints/       step_000123456/ (see nfpo.checkpoint); latest -> newest; best/
+      summary.json eval.json failure.json report/ export/ videos/
+
+Rules: a new run never writes into a dir that already holds a run (``--resume`` continues it,
+``--overwrite`` deletes it first); config.json is parsed and validated here and nowhere else
+in the training/evaluation path; default names are unique and readable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from nfpo.errors import CheckpointError, ConfigError, NfpoError, os_error_message
+
+# files and dirs whose presence means "a run lives here"
+RUN_MARKERS = ("config.json", "metrics.csv", "checkpoints", "summary.json")
+
+
+def default_name(env_id: str, policy: str, seed: int) -> str:
+    """``<env>__<policy>__s<seed>__<YYYYmmdd-HHMMSS-mmm>-<4 hex>``: readable, sortable by time,
+    and unique even for runs launched in the same millisecond (random suffix). ``/`` and
+    ``:`` of env ids (``nfpo/MultiGoal-v0``, ``pkg.mod:Env-v0``) become ``-``."""
+    slug = env_id.replace("/", "-").replace(":", "-")
+    now = time.time()
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now)) + f"-{int(now % 1 * 1000):03d}"
+    return f"{slug}__{policy}__s{seed}__{stamp}-{secrets.token_hex(2)}"
+
+
+class RunDir:
+    """A run directory ``path``. Cheap to create: nothing is read or written until asked."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.config_path = self.path / "config.json"
+
+    def __repr__(self) -> str:
+        return f"RunDir({str(self.path)!r})"
+
+    # --- a new run ------------------------------------------------------------------------
+    def holds_run(self) -> bool:
+        """True if any file of an earlier run is here (config, metrics, checkpoints, summary)."""
+        return self.path.is_dir() and any((self.path / m).exists() for m in RUN_MARKERS)
+
+    def prepare_new(self, overwrite: bool = False) -> None:
+        """Make the dir ready for a new run, or raise ConfigError before anything is written:
+        the path is a file; it holds a run and ``overwrite`` is False; it cannot be written."""
+        p = self.path
+        if p.exists() and not p.is_dir():
+            raise ConfigError(f"run dir {p} exists and is a file, not a directory; choose "
+                              "another --run-dir")
+        if self.holds_run():
+            if not overwrite:
+                raise ConfigError(
+                    f"run dir {p} already holds a run{self._describe()}; continue it with "
+                    f"`nfpo train --resume {p}`, choose another --run-dir, or pass --overwrite "
+                    "to delete it and start over")
+            try:
+                shutil.rmtree(p)
+            except OSError as e:
+                raise ConfigError(os_error_message(e, "delete the old run in")) from e
+        try:
+            p.mkdir(parents=True, exist_ok=True)
+            probe = p / f".write_test_{os.getpid()}"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as e:
+            raise ConfigError(os_error_message(e, "write to run dir")) from e
+
+    def _describe(self) -> str:
+        try:
+            meta = json.loads(self.config_path.read_text())
+            c = meta["config"]
+            return f" ({c['env']['id']}, policy {c['policy']['kind']}, seed {c['run']['seed']})"
+        except (OSError, ValueError, KeyError, TypeError):
+            return ""
+
+    @staticmethod
+    def create_default(root: Path | str, env_id: str, policy: str, seed: int) -> RunDir:
+        """A new, empty dir ``root/<default_name>`` (created here, so two runs launched at the
+        same moment cannot share it)."""
+        for _ in range(100):
+            path = Path(root) / default_name(env_id, policy, seed)
+            try:
+                path.mkdir(parents=True, exist_ok=False)
+                return RunDir(path)
+            except FileExistsError:
+                continue
+            except OSError as e:
+                raise ConfigError(os_error_message(e, "create run dir")) from e
+        raise ConfigError(f"could not create a unique run dir under {root}")
+
+    # --- reading an existing run ----------------------------------------------------------
+    def read_meta(self) -> dict[str, Any]:
+        """config.json as a dict (``config``, ``env_spec``, ``nfpo_version``), unvalidated."""
+        if not self.config_path.exists():
+            raise CheckpointError(f"{self.path} is not an nfpo run dir (no config.json)")
+        try:
+            meta = json.loads(self.config_path.read_text())
+        except (OSError, ValueError) as e:  # JSON and Unicode errors included
+            raise CheckpointError(f"corrupted {self.config_path}: {e}") from e
+        if not isinstance(meta, dict) or not isinstance(meta.get("config"), dict):
+            raise CheckpointError(f"corrupted {self.config_path}: expected an object with a "
+                                  "'config' section")
+        return meta
+
+    def read_config(self) -> tuple[Any, dict[str, Any]]:
+        """(validated ``TrainConfig``, env spec dict) of this run; any problem is a
+        CheckpointError naming config.json and the bad value."""
+        from nfpo.config import TrainConfig
+
+        meta = self.read_meta()
+        try:
+            cfg = TrainConfig.from_dict(meta["config"]).validate()
+        except NfpoError as e:
+            raise CheckpointError(f"bad config in {self.config_path}: {e}") from e
+        except (TypeError, ValueError) as e:
+            raise CheckpointError(f"corrupted {self.config_path}: {e}") from e
+        spec = meta.get("env_spec")
+        try:
+            spec = dict(spec)
+            spec["obs_dim"], spec["act_dim"] = int(spec["obs_dim"]), int(spec["act_dim"])
+            spec["critic_obs_dim"] = int(spec.get("critic_obs_dim", 0))
+        except (KeyError, TypeError, ValueError) as e:
+            raise CheckpointError(f"corrupted {self.config_path}: bad env_spec ({e})") from e
+        return cfg, spec
