@@ -103,6 +103,22 @@ class RunDir:
                 raise ConfigError(os_error_message(e, "create run dir")) from e
         raise ConfigError(f"could not create a unique run dir under {root}")
 
+    def write_config(self, cfg: Any, spec: Any) -> None:
+        """config.json of ``cfg`` (a ``TrainConfig``) and ``spec`` (an ``EnvSpec``), atomically."""
+        from nfpo import __version__
+        from nfpo.checkpoint import atomic_write_text
+
+        self.path.mkdir(parents=True, exist_ok=True)
+        meta = {
+            "nfpo_version": __version__,
+            "config": cfg.to_dict(),
+            "env_spec": {"id": spec.id, "obs_dim": spec.obs_dim, "act_dim": spec.act_dim,
+                         "critic_obs_dim": spec.critic_obs_dim,
+                         "action_low": spec.action_low.tolist(),
+                         "action_high": spec.action_high.tolist()},
+        }
+        atomic_write_text(self.config_path, json.dumps(meta, indent=2))
+
     # --- reading an existing run ----------------------------------------------------------
     def read_meta(self) -> dict[str, Any]:
         """config.json as a dict (``config``, ``env_spec``, ``nfpo_version``), unvalidated."""

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from nfpo import __version__, rng
+from nfpo import rng
 from nfpo.agent import Agent
 from nfpo.algo import PPO
 from nfpo.algo.diagnostics import rollout_stats
@@ -29,7 +29,8 @@ from nfpo.checkpoint import (
     unflatten_optimizer,
 )
 from nfpo.config import TrainConfig
-from nfpo.envs import env_spec, import_env_modules, make_vec_env, parse_perturb, reset_some
+from nfpo.envs import env_spec, import_env_modules, make_vec_env, parse_perturb
+from nfpo.envs.nonfinite import NonFiniteFilter
 from nfpo.envs.state import UnsupportedEnvState, get_env_state, set_env_state
 from nfpo.envs.terms import EpisodeTerms
 from nfpo.episodes import EpisodeStats
@@ -42,7 +43,6 @@ from nfpo.run_dir import RunDir
 from nfpo.storage import RolloutStorage
 
 RUNS_ROOT = Path("runs")  # where runs without --run-dir go
-NONFINITE_PATIENCE = 3  # updates in a row whose every episode was dropped: stop the run
 
 
 def resolve_device(name: str) -> torch.device:
@@ -104,22 +104,9 @@ class Trainer:
         self._obs: np.ndarray | None = None  # next observation, set by train()
         self.guard = DivergenceGuard(cfg.run.guard)
         self._terms = EpisodeTerms(cfg.env.num_envs)
-        self._dropped_now: dict[str, int] = {}  # non-finite episodes dropped this update
-        self._all_dropped = 0  # updates in a row in which every ended episode was dropped
+        self.nonfinite = NonFiniteFilter(cfg.env.nonfinite, self.envs, self._last_good)
 
     # --- persistence ----------------------------------------------------------------------
-    def _write_config(self) -> None:
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        meta = {
-            "nfpo_version": __version__,
-            "config": self.cfg.to_dict(),
-            "env_spec": {"id": self.spec.id, "obs_dim": self.spec.obs_dim,
-                         "act_dim": self.spec.act_dim, "critic_obs_dim": self.spec.critic_obs_dim,
-                         "action_low": self.spec.action_low.tolist(),
-                         "action_high": self.spec.action_high.tolist()},
-        }
-        atomic_write_text(self.run_dir / "config.json", json.dumps(meta, indent=2))
-
     def save(self, name: str | None = None, **extra: Any) -> Path:
         """Checkpoint everything a resume needs (``name``: a named dir such as ``best``)."""
         opt_tensors, opt_meta = flatten_optimizer(self.ppo.optimizer.state_dict())
@@ -218,7 +205,7 @@ class Trainer:
     def train(self) -> Path:
         """Run to ``total_steps``; returns the run dir. On SIGINT/SIGTERM: checkpoint, exit 130."""
         cfg = self.cfg
-        self._write_config()
+        self.run.write_config(cfg, self.spec)
         logger = MetricsLogger(self.run_dir, cfg.run.tensorboard, config=cfg.to_dict(),
                                wandb=self._wandb_options())
         old_handlers = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT,
@@ -317,7 +304,10 @@ class Trainer:
                 value = agent.critic(xc)
             action = spec.scale_action(agent.policy.to_action(u).cpu().numpy())
             obs, reward, term, trunc, info = self.envs.step(action)
-            dropped = self._handle_nonfinite(obs, reward, term, trunc)
+            dropped = self.nonfinite.check(obs, reward, term, trunc, self.global_step +
+                                           self.storage.step * cfg.env.num_envs,
+                                           self.update_idx)
+            self.stats.drop(int(dropped.sum()))
             done = term | trunc
             ep_ret += reward
             ep_len += 1
@@ -347,7 +337,7 @@ class Trainer:
         with torch.no_grad():
             last_value = agent.critic(self._inputs(obs)[1])
         self.storage.compute_returns(last_value, cfg.ppo.gamma, cfg.ppo.gae_lambda)
-        self._report_dropped(self.stats.pending - ended_before)
+        self.nonfinite.end_update(self.update_idx + 1, self.stats.pending - ended_before)
         return obs
 
     def _inputs(self, obs: np.ndarray, update_norm: bool = False
@@ -399,48 +389,6 @@ class Trainer:
             return None
         return {"project": r.wandb_project, "entity": r.wandb_entity, "id": self.wandb_id,
                 "name": self.run_dir.name, "dir": str(self.run_dir)}
-
-    def _handle_nonfinite(self, obs: np.ndarray, reward: np.ndarray, term: np.ndarray,
-                          trunc: np.ndarray) -> np.ndarray:
-        """NaN/Inf in an env's observation or reward: stop with a message naming the env and
-        the step, or (``--nonfinite drop-episode``) reset that env, end the episode without
-        bootstrap and with reward 0, and leave it out of the episode statistics. Modifies the
-        arrays in place; returns the mask of dropped envs."""
-        bad_obs = ~np.isfinite(obs.reshape(obs.shape[0], -1)).all(axis=1)
-        bad = bad_obs | ~np.isfinite(reward)
-        if not bad.any():
-            return bad
-        i = int(np.flatnonzero(bad)[0])
-        what = "observation" if bad_obs[i] else "reward"
-        step = self.global_step + self.storage.step * self.cfg.env.num_envs
-        if self.cfg.env.nonfinite == "stop":
-            raise DivergenceError(
-                f"non-finite {what} from env {i} at step {step} (update {self.update_idx}); "
-                f"{self._last_good()}. To drop such episodes instead: --nonfinite drop-episode")
-        ids = np.flatnonzero(bad)
-        obs[ids] = reset_some(self.envs, ids)
-        for j in ids:
-            reward[j], term[j], trunc[j] = 0.0, True, False
-        self.stats.drop(len(ids))
-        self._dropped_now[what] = self._dropped_now.get(what, 0) + len(ids)
-        return bad
-
-    def _report_dropped(self, kept: int) -> None:
-        """One warning line per update that dropped episodes; stop the run once every ended
-        episode was dropped in ``NONFINITE_PATIENCE`` updates in a row (the env is broken)."""
-        dropped, self._dropped_now = self._dropped_now, {}
-        if not dropped:
-            self._all_dropped = 0
-            return
-        what = ", ".join(f"{n} with a non-finite {k}" for k, n in sorted(dropped.items()))
-        print(f"warning: update {self.update_idx + 1}: dropped episodes ({what}); {kept} kept",
-              file=sys.stderr)
-        self._all_dropped = self._all_dropped + 1 if kept == 0 else 0
-        if self._all_dropped >= NONFINITE_PATIENCE:
-            raise DivergenceError(
-                f"every episode of the last {NONFINITE_PATIENCE} updates had a non-finite "
-                f"observation or reward ({self.stats.dropped} dropped in all): the environment "
-                f"keeps producing NaN/Inf; {self._last_good()}")
 
     def _check_finite_params(self) -> None:
         for name, p in self.agent.named_parameters():
