@@ -101,12 +101,17 @@ def test_nan_observation_is_reported_with_env_and_step(tmp_path):
         Trainer(cfg_for(tmp_path, env="nfpo-test/NaN-v0")).train()
 
 
-def test_nan_episode_can_be_dropped(tmp_path):
+def test_nan_episode_can_be_dropped(tmp_path, capsys):
     cfg = cfg_for(tmp_path, env="nfpo-test/NaN-v0")
     cfg.env.nonfinite = "drop-episode"
     tr = Trainer(cfg)
-    tr.train()
+    # this env puts a NaN into every episode (step 7): every episode is dropped, and after 3
+    # such updates the run stops (tests/test_trust.py: a single NaN episode does not stop it)
+    with pytest.raises(DivergenceError, match="every episode of the last 3 updates"):
+        tr.train()
     m = read_metrics(tmp_path)
+    assert len(m["global_step"]) == 2  # the third such rollout stops before its update
     assert m["episode/dropped"][-1] >= 2  # both envs hit the NaN at step 7 of each episode
     assert np.isfinite(m["loss/value"]).all()
     assert torch.isfinite(tr.storage.obs).all()
+    assert capsys.readouterr().err.count("dropped episodes") == 3  # a line per update

@@ -30,7 +30,7 @@ def test_first_epoch_ratio_is_one(tmp_path, kind, bound):
     tr = Trainer(cfg)
     obs, _ = tr.envs.reset(seed=0)
     for _ in range(3):  # a few updates, so the policy is no longer at its initialisation
-        obs, _ = tr._rollout(obs, np.zeros(2), np.zeros(2, dtype=np.int64))
+        obs = tr._rollout(obs, np.zeros(2), np.zeros(2, dtype=np.int64))
         m = tr.ppo.update(tr.storage)
         tr.storage.clear()
         assert m["policy/ratio_error_at_start"] < 1e-4, m

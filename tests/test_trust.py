@@ -372,8 +372,8 @@ NAN_ENV = textwrap.dedent('''
         observation_space = gym.spaces.Box(-1.0, 1.0, (1,), np.float32)
         action_space = gym.spaces.Box(-1.0, 1.0, (1,), np.float32)
 
-        def __init__(self, nan_from=0):
-            self.nan_from, self.steps = nan_from, 0
+        def __init__(self, nan_from=0, nan_once=-1):
+            self.nan_from, self.nan_once, self.steps = nan_from, nan_once, 0
 
         def reset(self, *, seed=None, options=None):
             super().reset(seed=seed)
@@ -383,7 +383,7 @@ NAN_ENV = textwrap.dedent('''
         def step(self, a):
             self.t += 1
             self.steps += 1
-            r = np.nan if self.steps > self.nan_from else 0.0
+            r = np.nan if self.steps > self.nan_from or self.steps == self.nan_once else 0.0
             return np.zeros(1, np.float32), r, False, self.t >= 5, {}
 
     gym.register("NanAt-v0", entry_point=NanAt)
@@ -402,6 +402,17 @@ def test_nan_before_first_checkpoint_says_so(tmp_path, nan_env):
     cfg.env.id, cfg.env.env_kwargs = nan_env, '{"nan_from": 200}'
     with pytest.raises(DivergenceError, match="no checkpoint was written yet"):
         Trainer(cfg).train()
+
+
+def test_one_nan_episode_is_dropped_and_the_run_goes_on(tmp_path, nan_env, capsys):
+    cfg = tiny_cfg(tmp_path / "r", 128 * 4)
+    cfg.env.id, cfg.env.nonfinite = nan_env, "drop-episode"
+    cfg.env.env_kwargs = '{"nan_from": 1000000, "nan_once": 3}'
+    Trainer(cfg).train()
+    m = read_metrics(tmp_path / "r")
+    assert len(m["global_step"]) == 4 and m["episode/dropped"][-1] == 2  # one in each env
+    assert json.loads((tmp_path / "r" / "summary.json").read_text())["dropped_episodes"] == 2
+    assert capsys.readouterr().err.count("dropped episodes") == 1
 
 
 def test_persistent_nan_with_drop_episode_stops(tmp_path, nan_env, capsys):

@@ -36,7 +36,8 @@ from nfpo.bench.jobs import (
 )
 from nfpo.bench.spec import GridSpec, Job, check_flags, expand
 from nfpo.checkpoint import atomic_write_text
-from nfpo.errors import ConfigError
+from nfpo.errors import ConfigError, NfpoError
+from nfpo.run_dir import RunDir
 
 BACKENDS = ("local", "ray")
 
@@ -100,10 +101,9 @@ def _config_diff(grid_dir: Path, job: Job) -> list[str] | None:
     None if the job has no readable config.json (an unreadable one is left to its resume)."""
     from nfpo.bench.spec import job_config
 
-    path = run_dir_of(grid_dir, job) / "config.json"
     try:
-        have = _comparable(json.loads(path.read_text())["config"])
-    except (OSError, ValueError, KeyError, ConfigError):
+        have = _comparable(RunDir(run_dir_of(grid_dir, job)).read_meta()["config"])
+    except (KeyError, NfpoError):
         return None
     want = _comparable(job_config(job))
     for cfg in (have, want):
@@ -160,8 +160,8 @@ def adopt(spec: GridSpec, grid_dir: str | Path, run_dirs: list[str | Path],
     adopted = []
     for src in map(Path, run_dirs):
         try:
-            cfg = _comparable(json.loads((src / "config.json").read_text())["config"])
-        except (OSError, ValueError, KeyError) as e:
+            cfg = _comparable(RunDir(src).read_meta()["config"])
+        except (KeyError, NfpoError) as e:
             raise ConfigError(f"cannot adopt {src}: not a readable nfpo run dir ({e})") from None
         if not (src / "summary.json").exists():
             log(f"  {src}: not finished (no summary.json); not adopted")

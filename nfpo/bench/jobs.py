@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from nfpo.bench.spec import Job
+from nfpo.errors import NfpoError
+from nfpo.run_dir import RunDir
 
 DONE, DIVERGED, FAILED, PENDING = "done", "diverged", "failed", "pending"
 
@@ -66,8 +68,8 @@ def job_state(grid_dir: Path, job: Job) -> str:
         return DIVERGED
     if (d / "summary.json").exists():
         try:
-            total = json.loads((d / "config.json").read_text())["config"]["run"]["total_steps"]
-        except (OSError, ValueError, KeyError):
+            total = RunDir(d).read_meta()["config"]["run"]["total_steps"]
+        except (KeyError, TypeError, NfpoError):
             return PENDING
         return DONE if total >= job.total_steps else PENDING
     return PENDING

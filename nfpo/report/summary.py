@@ -13,15 +13,13 @@ from nfpo.checkpoint import atomic_write_text
 from nfpo.errors import CheckpointError
 from nfpo.logger import read_metrics
 from nfpo.report.curves import last_finite, plot_curves
+from nfpo.run_dir import RunDir
 
 
 def run_summary(run_dir: Path) -> dict[str, Any]:
     """Key facts of a run: config, final returns, eval, throughput."""
     run_dir = Path(run_dir)
-    cfg_path = run_dir / "config.json"
-    if not cfg_path.exists():
-        raise CheckpointError(f"{run_dir} is not an nfpo run dir (no config.json)")
-    meta = json.loads(cfg_path.read_text())
+    meta = RunDir(run_dir).read_meta()
     cols = read_metrics(run_dir)
     summary = json.loads((run_dir / "summary.json").read_text()) \
         if (run_dir / "summary.json").exists() else {}
