@@ -133,13 +133,18 @@ def test_read_only_run_dir_is_one_clear_error(tmp_path, monkeypatch):
 
 
 # --- custom envs --------------------------------------------------------------------------
-CUSTOM_ENV = textwrap.dedent('''
+# a user's env module: a 1-D task that can also return NaN rewards (from the overall step
+# ``nan_from`` on, or once at step ``nan_once``)
+USER_ENVS = textwrap.dedent('''
     import gymnasium as gym
     import numpy as np
 
     class Line(gym.Env):
         observation_space = gym.spaces.Box(-1.0, 1.0, (1,), np.float32)
         action_space = gym.spaces.Box(-1.0, 1.0, (1,), np.float32)
+
+        def __init__(self, length=10, nan_from=10**9, nan_once=-1):
+            self.length, self.nan_from, self.nan_once, self.steps = length, nan_from, nan_once, 0
 
         def reset(self, *, seed=None, options=None):
             super().reset(seed=seed)
@@ -148,7 +153,10 @@ CUSTOM_ENV = textwrap.dedent('''
 
         def step(self, a):
             self.t += 1
-            return np.zeros(1, np.float32), -float(a[0] - 0.5) ** 2, False, self.t >= 10, {}
+            self.steps += 1
+            bad = self.steps > self.nan_from or self.steps == self.nan_once
+            r = np.nan if bad else -float(a[0] - 0.5) ** 2
+            return np.zeros(1, np.float32), r, False, self.t >= self.length, {}
 
     gym.register("UserLine-v0", entry_point=Line)
 ''')
@@ -156,7 +164,7 @@ CUSTOM_ENV = textwrap.dedent('''
 
 @pytest.mark.parametrize("form", ["module:id", "env-import"])
 def test_custom_env_trains_and_evaluates(tmp_path, form):
-    (tmp_path / "user_envs_mod.py").write_text(CUSTOM_ENV)
+    (tmp_path / "user_envs_mod.py").write_text(USER_ENVS)
     env = {"PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     flags = (["--env", "user_envs_mod:UserLine-v0"] if form == "module:id" else
              ["--env-import", "user_envs_mod", "--env", "UserLine-v0"])
@@ -364,42 +372,16 @@ def test_any_selector_string_is_handled(three_ckpts, sel):
 
 
 # --- non-finite values -------------------------------------------------------------------
-NAN_ENV = textwrap.dedent('''
-    import gymnasium as gym
-    import numpy as np
-
-    class NanAt(gym.Env):
-        observation_space = gym.spaces.Box(-1.0, 1.0, (1,), np.float32)
-        action_space = gym.spaces.Box(-1.0, 1.0, (1,), np.float32)
-
-        def __init__(self, nan_from=0, nan_once=-1):
-            self.nan_from, self.nan_once, self.steps = nan_from, nan_once, 0
-
-        def reset(self, *, seed=None, options=None):
-            super().reset(seed=seed)
-            self.t = 0
-            return np.zeros(1, np.float32), {}
-
-        def step(self, a):
-            self.t += 1
-            self.steps += 1
-            r = np.nan if self.steps > self.nan_from or self.steps == self.nan_once else 0.0
-            return np.zeros(1, np.float32), r, False, self.t >= 5, {}
-
-    gym.register("NanAt-v0", entry_point=NanAt)
-''')
-
-
 @pytest.fixture
 def nan_env(tmp_path, monkeypatch):
-    (tmp_path / "nan_env_mod.py").write_text(NAN_ENV)
+    (tmp_path / "user_nan_mod.py").write_text(USER_ENVS)
     monkeypatch.syspath_prepend(str(tmp_path))
-    return "nan_env_mod:NanAt-v0"
+    return "user_nan_mod:UserLine-v0"
 
 
 def test_nan_before_first_checkpoint_says_so(tmp_path, nan_env):
     cfg = tiny_cfg(tmp_path / "r", 1024)
-    cfg.env.id, cfg.env.env_kwargs = nan_env, '{"nan_from": 200}'
+    cfg.env.id, cfg.env.env_kwargs = nan_env, '{"length": 5, "nan_from": 200}'
     with pytest.raises(DivergenceError, match="no checkpoint was written yet"):
         Trainer(cfg).train()
 
@@ -407,7 +389,7 @@ def test_nan_before_first_checkpoint_says_so(tmp_path, nan_env):
 def test_one_nan_episode_is_dropped_and_the_run_goes_on(tmp_path, nan_env, capsys):
     cfg = tiny_cfg(tmp_path / "r", 128 * 4)
     cfg.env.id, cfg.env.nonfinite = nan_env, "drop-episode"
-    cfg.env.env_kwargs = '{"nan_from": 1000000, "nan_once": 3}'
+    cfg.env.env_kwargs = '{"length": 5, "nan_once": 3}'
     Trainer(cfg).train()
     m = read_metrics(tmp_path / "r")
     assert len(m["global_step"]) == 4 and m["episode/dropped"][-1] == 2  # one in each env
@@ -418,6 +400,7 @@ def test_one_nan_episode_is_dropped_and_the_run_goes_on(tmp_path, nan_env, capsy
 def test_persistent_nan_with_drop_episode_stops(tmp_path, nan_env, capsys):
     cfg = tiny_cfg(tmp_path / "r", 128 * 50)
     cfg.env.id, cfg.env.nonfinite = nan_env, "drop-episode"
+    cfg.env.env_kwargs = '{"length": 5, "nan_from": 0}'
     with pytest.raises(DivergenceError, match="every episode of the last 3 updates"):
         Trainer(cfg).train()
     warnings = [line for line in capsys.readouterr().err.splitlines() if "dropped" in line]
