@@ -46,6 +46,7 @@ def train(
         config: a TOML or JSON file of fields (flat flag names, or sections as in a run's
             config.json, which replays that run); flags override it (``nfpo.config_file``).
     """
+    from nfpo.checkpoint import atomic_write_text
     from nfpo.evaluate import evaluate
     from nfpo.report import make_report
     from nfpo.runner import Trainer
@@ -74,7 +75,7 @@ def train(
     try:
         if run_cfg.eval_episodes > 0:
             result = evaluate(run_dir, run_cfg.eval_episodes, deterministic=True)
-            (run_dir / "eval.json").write_text(json.dumps(result, indent=2))
+            atomic_write_text(run_dir / "eval.json", json.dumps(result, indent=2))
             console.print(f"eval ({result['episodes']} deterministic episodes): return "
                           f"{result['mean_return']:.1f} ± {result['std_return']:.1f}")
         if run_cfg.report:
@@ -315,9 +316,9 @@ def main(argv: list[str] | None = None) -> None:
         train_cmd: Any = train
         if argv[:1] == ["train"]:
             argv = expand_presets(argv)
-            if any(a == "--config" or a.startswith("--config=") for a in argv):
-                train_cmd = _train_with_config_file(argv)
         _argv = argv
+        if argv[:1] == ["train"] and _given("--config"):
+            train_cmd = _train_with_config_file(argv)
         tyro.extras.subcommand_cli_from_dict(
             {"train": train_cmd, "eval": eval_cmd, "report": report_cmd, "export": export_cmd,
              "bench": bench_cmd, "plot-policy": plot_policy_cmd},

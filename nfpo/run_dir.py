@@ -133,6 +133,14 @@ class RunDir:
                                   "'config' section")
         return meta
 
+    def best_eval_return(self) -> float:
+        """Evaluation return recorded in checkpoints/best (-inf if there is none)."""
+        try:
+            best = json.loads((self.path / "checkpoints" / "best" / "state.json").read_text())
+            return float(best["eval_return"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return float("-inf")
+
     def read_config(self) -> tuple[Any, dict[str, Any]]:
         """(validated ``TrainConfig``, env spec dict) of this run; any problem is a
         CheckpointError naming config.json and the bad value."""

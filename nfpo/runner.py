@@ -181,7 +181,8 @@ class Trainer:
         self.global_step, self.update_idx = state["global_step"], state["update"]
         self.wall_time = state["wall_time"]
         self.stats.load_state_dict(state)
-        self.best_eval_return = state.get("best_eval_return", -math.inf)
+        self.best_eval_return = max(state.get("best_eval_return", -math.inf),
+                                    self.run.best_eval_return())
         self.wandb_id = state.get("wandb_id", self.wandb_id)
         torch.set_rng_state(tensors["rng.torch"])
         self.generator.set_state(tensors["rng.generator"])
