@@ -185,6 +185,13 @@ class PPOConfig:
     (soft returns, Haarnoja et al. 2017). ent_coef rewards spread in each action; this also
     rewards keeping several trajectories whose soft values are equal. Needs
     ``--action-bound tanh`` (the entropy of a clipped action's pre-clip sample is unbounded)."""
+    outcome_bonus: float = 0.0
+    """outcome-entropy bonus (multimodal tasks): at each episode's end add this times the
+    centred -log density of the episode's descriptor (mean observation and action) among the
+    last ``outcome_buffer`` episodes, so rarer outcomes earn more (nfpo.algo.outcome; 0: off)."""
+    outcome_bandwidth: float = 0.5
+    """kernel width of that density, in normalized observation / action units."""
+    outcome_buffer: int = 256
     vf_coef: float = 0.5
     max_grad_norm: float = 0.5
     flow_lr_scale: float = 1.0
@@ -231,6 +238,9 @@ class PPOConfig:
         _check(self.clip_coef > 0, "clip_coef", self.clip_coef, "a number > 0")
         _check(self.ent_coef >= 0, "ent_coef", self.ent_coef, "a number >= 0")
         _check(self.vf_coef >= 0, "vf_coef", self.vf_coef, "a number >= 0")
+        _check(self.outcome_bonus >= 0, "outcome_bonus", self.outcome_bonus, "a number >= 0")
+        _check(self.outcome_bandwidth > 0, "outcome_bandwidth", self.outcome_bandwidth, "> 0")
+        _check(self.outcome_buffer >= 2, "outcome_buffer", self.outcome_buffer, ">= 2")
         _check(self.target_entropy is None or math.isfinite(self.target_entropy),
                "target_entropy", self.target_entropy, "a finite number or None")
         _check(self.entropy_lr > 0, "entropy_lr", self.entropy_lr, "a number > 0")

@@ -20,6 +20,7 @@ from nfpo import rng
 from nfpo.agent import Agent
 from nfpo.algo import PPO
 from nfpo.algo.diagnostics import rollout_stats
+from nfpo.algo.outcome import EpisodeDescriptors, OutcomeBonus
 from nfpo.checkpoint import (
     atomic_write_text,
     flatten_optimizer,
@@ -105,6 +106,10 @@ class Trainer:
         self.guard = DivergenceGuard(cfg.run.guard)
         self._terms = EpisodeTerms(cfg.env.num_envs)
         self.nonfinite = NonFiniteFilter(cfg.env.nonfinite, self.envs, self._last_good)
+        p = cfg.ppo
+        self.outcome = OutcomeBonus(p.outcome_bonus, p.outcome_bandwidth, p.outcome_buffer) \
+            if p.outcome_bonus else None
+        self._descr = EpisodeDescriptors(e.num_envs, self.spec.obs_dim, self.spec.act_dim)
 
     # --- persistence ----------------------------------------------------------------------
     def save(self, name: str | None = None, **extra: Any) -> Path:
@@ -121,6 +126,7 @@ class Trainer:
                     **opt_meta},
             "reward_scaler": self.reward_scaler.state_dict(),
             **rng.capture(),
+            "outcome": self.outcome.state_dict() if self.outcome is not None else None,
             "loop": self._loop_state(),
             **extra,
         }
@@ -144,7 +150,7 @@ class Trainer:
             return None
         return {"obs": self._obs.tolist(), "ep_ret": self._ep_ret.tolist(),
                 "ep_len": self._ep_len.tolist(), "envs": envs,
-                "terms": self._terms.state_dict()}
+                "terms": self._terms.state_dict(), "descriptors": self._descr.state_dict()}
 
     @classmethod
     def resume(cls, run_dir: Path, total_steps: int | None = None) -> Trainer:
@@ -184,6 +190,8 @@ class Trainer:
         self.best_eval_return = max(state.get("best_eval_return", -math.inf),
                                     self.run.best_eval_return())
         self.wandb_id = state.get("wandb_id", self.wandb_id)
+        if self.outcome is not None:
+            self.outcome.load_state_dict(state["outcome"])
         torch.set_rng_state(tensors["rng.torch"])
         self.generator.set_state(tensors["rng.generator"])
         rng.restore(state)
@@ -223,6 +231,8 @@ class Trainer:
             ep_len = np.asarray(self._restored["ep_len"], dtype=np.int64)
             if "terms" in self._restored:
                 self._terms.load_state_dict(self._restored["terms"])
+            if "descriptors" in self._restored:
+                self._descr.load_state_dict(self._restored["descriptors"])
         elif self.update_idx > 0:
             print("note: env states were not in the checkpoint; environments restart from a "
                   "reset (the resumed run is not bit-identical)", file=sys.stderr)
@@ -303,8 +313,8 @@ class Trainer:
             with torch.inference_mode():
                 u, logp = agent.policy.sample(x)
                 value = agent.critic(xc)
-            action = spec.scale_action(agent.policy.to_action(u).cpu().numpy())
-            obs, reward, term, trunc, info = self.envs.step(action)
+            a = agent.policy.to_action(u).cpu().numpy()
+            obs, reward, term, trunc, info = self.envs.step(spec.scale_action(a))
             dropped = self.nonfinite.check(obs, reward, term, trunc, self.global_step +
                                            self.storage.step * cfg.env.num_envs,
                                            self.update_idx)
@@ -323,6 +333,15 @@ class Trainer:
                         mode = (int(final["mode"][i]), int(final["num_modes"][i]), float(ok))
                     self.stats.add(float(ep_ret[i]), int(ep_len[i]), terms, mode)
                 ep_ret[i], ep_len[i] = 0.0, 0
+            if self.outcome is not None:  # outcome-entropy bonus at each episode's end
+                self._descr.add(x.cpu().numpy(), np.clip(a, -1.0, 1.0))
+                ended = np.flatnonzero(done).tolist()
+                d = [self._descr.pop(i) for i in ended]
+                kept = [k for k, i in enumerate(ended) if not dropped[i]]
+                if kept:
+                    reward = reward.copy()
+                    reward[[ended[k] for k in kept]] += self.outcome.bonus(
+                        np.stack([d[k] for k in kept]))
             if cfg.ppo.ent_reward_coef:  # soft returns: the entropy reward -alpha log pi
                 reward = reward - cfg.ppo.ent_reward_coef * logp.cpu().numpy()
             r = self.reward_scaler(reward, done) if cfg.env.scale_reward else reward.copy()

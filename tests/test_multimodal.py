@@ -170,3 +170,21 @@ def test_plot_policy_writes_png(tmp_path, env_id):
     assert img.shape[0] > 300 * rows and img.shape[1] > 800 and img.std() > 0.05
     with pytest.raises(SystemExit):
         main(["plot-policy", runs[0], "--states", "1,2,3,4", "--out", str(out)])
+
+
+def test_outcome_bonus_is_minus_coef_log_share_between_separated_clusters():
+    from nfpo.algo.outcome import OutcomeBonus
+
+    rng = np.random.default_rng(0)
+    centers = np.array([[0.0, 0.0], [5.0, 0.0], [0.0, 5.0]])
+    shares = np.array([0.6, 0.3, 0.1])
+    ob = OutcomeBonus(coef=2.0, bandwidth=0.3, buffer=2000)
+    ob.bonus(centers[rng.choice(3, 2000, p=shares)] + 0.05 * rng.standard_normal((2000, 2)))
+    b = ob.bonus(centers)  # one new episode per cluster
+    # b_k - b_j = coef * (log p_j - log p_k): rarer outcomes earn more, by the log of the share
+    np.testing.assert_allclose(b[1] - b[0], 2.0 * np.log(0.6 / 0.3), atol=0.15)
+    np.testing.assert_allclose(b[2] - b[0], 2.0 * np.log(0.6 / 0.1), atol=0.15)
+    assert len(ob.buffer) == 2000  # the newest episodes replace the oldest
+    restored = OutcomeBonus(2.0, 0.3, 2000)
+    restored.load_state_dict(json.loads(json.dumps(ob.state_dict())))
+    np.testing.assert_array_equal(restored.bonus(centers), ob.bonus(centers))

@@ -1,0 +1,100 @@
+"""Outcome-entropy bonus: a restoring force toward every good *trajectory*, not just action.
+
+A per-step entropy bonus rewards spread in each action; once the first steps of an episode have
+gone one way, the other ways are no longer good actions and the policy commits to one mode
+(benchmarks/multimodal/). This bonus acts on what whole episodes do instead. Each finished
+episode gets a descriptor d: its mean (normalized) observation and its mean action, a
+task-agnostic summary of where it went and how. A Gaussian kernel density over the
+descriptors of the last ``buffer`` episodes,
+
+    log p_hat(d) = logsumexp_j( -||d - d_j||^2 / (2 h^2) ) - log M,
+
+gives the bonus added to the episode's last reward (before reward scaling):
+
+    b = coef * ( -log p_hat(d) - c ),  c = running mean of -log p_hat (so b averages ~0).
+
+For outcomes that form well-separated clusters with shares p_k, -log p_hat ~ -log p_k + const,
+so the return of mode k rises by -coef log p_k: PPO then follows
+max sum_k p_k (R_k - coef log p_k), whose optimum is p_k ~ exp(R_k / coef): every mode whose
+return is within a few ``coef`` of the best keeps a share. The bandwidth h (in normalized
+units) sets what counts as the same outcome, so sharpening *within* a mode is not rewarded.
+Modes are never labelled: the density is unsupervised, over the last episodes only.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+
+class OutcomeBonus:
+    """``bonus(descriptors)`` -> per-episode bonus, then the descriptors join the buffer.
+
+    ``coef``: the bonus scale (reward units); ``bandwidth``: kernel width h; ``buffer``: the
+    number of recent episodes the density is fitted to; ``ema``: rate of the centring mean."""
+
+    def __init__(self, coef: float, bandwidth: float = 0.5, buffer: int = 256,
+                 ema: float = 0.05) -> None:
+        self.coef, self.h, self.size, self.ema = coef, bandwidth, buffer, ema
+        self.buffer: list[list[float]] = []
+        self.center = math.nan
+
+    def neg_log_density(self, d: np.ndarray) -> np.ndarray:
+        """-log p_hat of descriptors ``[E, D]`` under the buffer (the kernel's normalizing
+        constant omitted: it cancels in the centred bonus)."""
+        b = np.asarray(self.buffer, dtype=np.float64)  # [M, D]
+        sq = ((d[:, None, :] - b[None, :, :]) ** 2).sum(-1) / (2 * self.h**2)  # [E, M]
+        m = sq.min(1, keepdims=True)
+        logsum = -m[:, 0] + np.log(np.exp(-(sq - m)).sum(1))
+        return -(logsum - math.log(len(b)))
+
+    def bonus(self, descriptors: np.ndarray) -> np.ndarray:
+        """Bonuses of the episodes that just ended (``[E, D]`` -> ``[E]``); 0 until the buffer
+        holds a first batch of episodes."""
+        d = np.asarray(descriptors, dtype=np.float64).reshape(len(descriptors), -1)
+        out = np.zeros(len(d))
+        if self.buffer and len(d):
+            nld = self.neg_log_density(d)
+            if math.isnan(self.center):
+                self.center = float(nld.mean())
+            out = self.coef * (nld - self.center)
+            self.center += self.ema * (float(nld.mean()) - self.center)
+        self.buffer.extend(d.tolist())
+        del self.buffer[:-self.size]
+        return out
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"buffer": self.buffer, "center": self.center}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.buffer = [list(map(float, b)) for b in state["buffer"]]
+        self.center = float(state["center"])
+
+
+class EpisodeDescriptors:
+    """Per-env running means of the normalized observation and the executed action; ``pop(i)``
+    returns env i's descriptor ``[obs_dim + act_dim]`` and restarts its sums."""
+
+    def __init__(self, num_envs: int, obs_dim: int, act_dim: int) -> None:
+        self.sums = np.zeros((num_envs, obs_dim + act_dim))
+        self.steps = np.zeros(num_envs)
+
+    def add(self, x: np.ndarray, action: np.ndarray) -> None:
+        """``x``: normalized observations ``[N, O]`` the policy acted on; ``action`` ``[N, A]``
+        in [-1, 1]."""
+        self.sums += np.concatenate([x, action], axis=1)
+        self.steps += 1
+
+    def pop(self, i: int) -> np.ndarray:
+        d = self.sums[i] / max(self.steps[i], 1.0)
+        self.sums[i], self.steps[i] = 0.0, 0.0
+        return d
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"sums": self.sums.tolist(), "steps": self.steps.tolist()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.sums = np.asarray(state["sums"], dtype=np.float64)
+        self.steps = np.asarray(state["steps"], dtype=np.float64)
