@@ -128,6 +128,8 @@ class PolicyConfig:
     with learned means and std ``flow_base_mixture_std`` (separate lumps for separate action
     modes; benchmarks/multimodal/README.md)."""
     flow_base_mixture_std: float = 0.3
+    flow_base_mixture_weights: bool = False
+    """learn the mixture base's weights (softmax logits, initially uniform; nfpo.policies.flow)."""
 
     def validate(self) -> None:
         for name in ("actor_hidden", "critic_hidden", "flow_hidden", "flow_encoder"):

@@ -244,6 +244,40 @@ def test_mixture_base_log_prob_is_exact_and_push_uses_the_densest_component():
     assert pol.base_means.grad is not None and pol.base_means.grad.abs().sum() > 0
 
 
+def test_learned_mixture_weights_log_prob_sampling_and_gradient():
+    import math
+
+    from nfpo.export.fused import FusedFlowPush
+
+    torch.manual_seed(0)
+    pol = randomize(FlowPolicy(3, 2, hidden=(16, 16), base_mixture=4, base_mixture_std=0.3,
+                               base_mixture_weights=True), 0.25).double()
+    with torch.no_grad():
+        pol.base_logits.copy_(torch.tensor([2.0, 0.0, -1.0, 0.5]))
+        pol.base_means.copy_(torch.tensor([[3.0, 0], [0, 3.0], [-3.0, 0], [0, -3.0]]))
+    w = torch.softmax(pol.base_logits.detach(), 0)
+    mu, s = pol.base_means.detach(), 0.3
+    obs = torch.randn(6, 3, dtype=torch.float64)
+    u, logp = pol.sample(obs)
+    zs, logdet = pol.flow.inverse(u, pol.encoder(obs))
+    dens = sum(wk * torch.exp(-((zs - m) ** 2).sum(-1) / (2 * s**2)) / (2 * math.pi * s**2)
+               for wk, m in zip(w, mu, strict=True))
+    assert torch.allclose(logp, dens.log() + logdet, atol=1e-9)
+    assert torch.allclose(pol.log_prob(obs, u), logp, atol=1e-9)
+    # components are drawn with their weights
+    z = pol._draw(20000, obs)
+    share = torch.bincount(torch.cdist(z, mu).argmin(1), minlength=4).double() / 20000
+    assert torch.allclose(share, w, atol=0.02)
+    # the deterministic action starts from the weighted-densest mean (here the heaviest one)
+    det = pol.push(obs, torch.zeros(6, 2, dtype=torch.float64))
+    assert torch.allclose(det, pol.flow(mu[0].expand(6, 2), pol.encoder(obs))[0])
+    with torch.no_grad():
+        assert torch.allclose(FusedFlowPush(pol)(obs, z[:6]), pol.push(obs, z[:6]), atol=1e-10)
+    # the surrogate's log-prob moves the weights
+    pol.log_prob(obs, u).sum().backward()
+    assert pol.base_logits.grad.abs().sum() > 0
+
+
 def test_mixture_base_exports_deterministic_and_refuses_stochastic(tmp_path):
     from nfpo.config import TrainConfig
     from nfpo.errors import ConfigError, ExportError

@@ -72,7 +72,8 @@ class PPO:
         # stabilizer: the flow's own parameters (all policy parameters except a Gaussian's) may
         # get a smaller learning rate (flow_lr_scale) and their own grad-norm clip
         self.flow_params = [p for n, p in policy.named_parameters()
-                            if n.split(".")[0] in ("flow", "encoder", "base_log_std", "base_means")]
+                            if n.split(".")[0] in ("flow", "encoder", "base_log_std", "base_means",
+                                                   "base_logits")]
         flow_ids = {id(p) for p in self.flow_params}
         rest = [p for p in self.params if id(p) not in flow_ids]
         groups = [{"params": rest, "lr_scale": 1.0}]

@@ -20,6 +20,13 @@ bridges between them; the mixture gives the flow separate lumps to start from
 (benchmarks/multimodal/README.md). Sampling draws k uniformly, then z = mu_k + s eps: the
 reparameterized gradient is exact because the weights are fixed. ``push(obs, eps)`` and the
 deterministic action use the component k* whose mean has the highest base density.
+
+Learned weights (``base_mixture_weights``): w = softmax(l) with logits l (initially 0, i.e.
+uniform) replace 1/M, log q(z) = logsumexp_k [log w_k - ||z - mu_k||^2 / (2 s^2)] - ..., and k
+is drawn from w. The share of the policy on a lump can then move continuously, where with
+fixed weights a whole component has to cross a low-reward valley to change peak. The logits
+get their gradient through log q in the PPO surrogate (score function); a reparameterized
+entropy estimate sees them only through the density.
 """
 
 from __future__ import annotations
@@ -58,6 +65,7 @@ class FlowPolicy(Policy):
         identity_init: bool = True,
         base_mixture: int = 0,
         base_mixture_std: float = 0.3,
+        base_mixture_weights: bool = False,
     ) -> None:
         super().__init__(obs_dim, act_dim, action_bound)
         if encoder_hidden:
@@ -80,13 +88,25 @@ class FlowPolicy(Policy):
         self.base_means = nn.Parameter(torch.randn(base_mixture, act_dim)) \
             if base_mixture >= 2 else None
         self.base_mixture_std = base_mixture_std
+        self.base_logits = nn.Parameter(torch.zeros(base_mixture)) \
+            if base_mixture >= 2 and base_mixture_weights else None
+
+    def _log_weights(self) -> Tensor:
+        """log w_k ``[M]`` of the mixture base (uniform unless learned)."""
+        m = len(self.base_means)
+        if self.base_logits is None:
+            return self.base_means.new_full((m,), -math.log(m))
+        return torch.log_softmax(self.base_logits, 0)
 
     def _draw(self, n: int, like: Tensor) -> Tensor:
         """n samples of the base q(z) ``[n, D]``."""
         eps = torch.randn(n, self.act_dim, dtype=like.dtype, device=like.device)
         if self.base_means is None:
             return eps
-        k = torch.randint(len(self.base_means), (n,), device=like.device)
+        if self.base_logits is None:
+            k = torch.randint(len(self.base_means), (n,), device=like.device)
+        else:
+            k = torch.multinomial(torch.softmax(self.base_logits.detach(), 0), n, True)
         return self.base_means[k] + self.base_mixture_std * eps
 
     def _base_log_prob(self, z: Tensor) -> Tensor:
@@ -95,15 +115,18 @@ class FlowPolicy(Policy):
             return standard_normal_log_prob(z)
         s, (m, d) = self.base_mixture_std, self.base_means.shape
         sq = ((z[:, None, :] - self.base_means) / s).pow(2).sum(-1)  # [B, M]
-        return torch.logsumexp(-0.5 * sq, 1) - d * math.log(s) - 0.5 * d * math.log(
-            2 * math.pi) - math.log(m)
+        const = d * math.log(s) + 0.5 * d * math.log(2 * math.pi)
+        if self.base_logits is None:  # uniform weights 1/M
+            return torch.logsumexp(-0.5 * sq, 1) - const - math.log(m)
+        return torch.logsumexp(self._log_weights() - 0.5 * sq, 1) - const
 
     def _center(self, eps: Tensor) -> Tensor:
         """mu_k* + s eps for the densest component k* (eps itself without a mixture)."""
         if self.base_means is None:
             return eps
         mu = self.base_means
-        k = torch.cdist(mu, mu).pow(2).div(-2 * self.base_mixture_std**2).exp().sum(1).argmax()
+        w = self._log_weights().exp()
+        k = torch.cdist(mu, mu).pow(2).div(-2 * self.base_mixture_std**2).exp().mv(w).argmax()
         return mu[k] + self.base_mixture_std * eps
 
     def _base(self, z: Tensor) -> tuple[Tensor, Tensor]:
