@@ -1,10 +1,10 @@
 """Where a training update's time goes: cProfile of nfpo's trainer (Gaussian and flow) on one
 workload, split into the simulator, the per-step work around it, and the PPO update.
 
-    python benchmarks/throughput/profile.py [--env Hopper-v5] [--updates 6] [--num-envs 4]
+    python benchmarks/throughput/profile_update.py [--env Hopper-v5] [--updates 6] [--num-envs 4]
 
-Writes profile.json (raw) and profile.md (table) beside this script. cProfile adds overhead to
-every Python call, so the shares are what to read, not the absolute times.
+Writes profile_update.json (raw) and profile_update.md (table) beside this script. cProfile
+adds overhead to every Python call, so the shares are what to read, not the absolute times.
 """
 
 from __future__ import annotations
@@ -84,15 +84,16 @@ def main() -> None:
     meta = {"date": time.strftime("%Y-%m-%d"), "machine": f"{platform.machine()}, "
             f"{platform.processor() or 'cpu'}", "env": args.env, "updates": args.updates,
             "num_envs": args.num_envs, "batch": 2048, "torch_threads": 1}
-    (HERE / "profile.json").write_text(json.dumps({"meta": meta, "results": res}, indent=2))
+    (HERE / "profile_update.json").write_text(json.dumps({"meta": meta, "results": res}, indent=2))
     lines = [
         "# Where the time of a training update goes (cProfile)", "",
-        f"`python benchmarks/throughput/profile.py --env {args.env} --updates {args.updates} "
-        f"--num-envs {args.num_envs}`; {meta['date']}, {meta['machine']}, 2 cores, 1 torch "
-        f"thread, batch 2048 ({args.num_envs} envs x {2048 // args.num_envs} steps), CleanRL "
-        "settings otherwise. Share of the profiled `Trainer.train` time (cumulative time of each "
-        "function; rows nest as indented). cProfile slows Python calls, so per-step Python work "
-        "is over-weighted against the simulator's C code: read the shares, not the seconds.", "",
+        f"`python benchmarks/throughput/profile_update.py --env {args.env} --updates "
+        f"{args.updates} --num-envs {args.num_envs}`; {meta['date']}, {meta['machine']}, "
+        f"2 cores, 1 torch thread, batch 2048 ({args.num_envs} envs x "
+        f"{2048 // args.num_envs} steps), CleanRL settings otherwise. Share of the profiled "
+        "`Trainer.train` time (cumulative time of each function; rows nest as indented). "
+        "cProfile slows Python calls, so per-step Python work is over-weighted against the "
+        "simulator's C code: read the shares, not the seconds.", "",
         "| part | Gaussian | flow |", "|---|---|---|"]
     for row, _, _ in PARTS:
         key = row.strip()
@@ -100,7 +101,7 @@ def main() -> None:
         lines.append(f"| {row.replace('  ', '&nbsp;&nbsp;')} | {cells[0]} | {cells[1]} |")
     lines.append(f"| total profiled (s) | {res['gaussian']['profiled_train_s']:.1f} | "
                  f"{res['flow']['profiled_train_s']:.1f} |")
-    (HERE / "profile.md").write_text("\n".join(lines) + "\n")
+    (HERE / "profile_update.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 
