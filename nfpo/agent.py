@@ -12,9 +12,20 @@ from torch import Tensor, nn
 from nfpo.checkpoint import load_checkpoint, load_module
 from nfpo.config import TrainConfig
 from nfpo.envs import import_env_modules
+from nfpo.errors import ConfigError
 from nfpo.normalization import RunningNorm
 from nfpo.policies import make_critic, make_policy
 from nfpo.run_dir import RunDir
+
+
+def resolve_device(name: str) -> torch.device:
+    """``cpu``, ``cuda[:N]`` or ``auto`` (cuda when available) -> a usable torch device."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"invalid device={name!r}: torch {torch.__version__} sees no CUDA "
+                          "device here; use --device cpu (or auto)")
+    return torch.device(name)
 
 
 class Agent(nn.Module):

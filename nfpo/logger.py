@@ -27,6 +27,14 @@ def flatten_config(config: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def wandb_options(run: Any, run_id: str, run_dir: Path) -> dict[str, Any] | None:
+    """``wandb.init`` arguments of a run (``run``: its ``RunConfig``), None without --track."""
+    if not run.track:
+        return None
+    return {"project": run.wandb_project, "entity": run.wandb_entity, "id": run_id,
+            "name": Path(run_dir).name, "dir": str(run_dir)}
+
+
 def _config_markdown(config: dict[str, Any]) -> str:
     rows = "\n".join(f"| {k} | `{v}` |" for k, v in flatten_config(config).items())
     return "| field | value |\n|---|---|\n" + rows

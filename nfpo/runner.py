@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from nfpo import rng
-from nfpo.agent import Agent
+from nfpo.agent import Agent, resolve_device
 from nfpo.algo import PPO
 from nfpo.algo.diagnostics import rollout_stats
 from nfpo.algo.outcome import EpisodeDescriptors, OutcomeBonus
@@ -35,25 +35,15 @@ from nfpo.envs.nonfinite import NonFiniteFilter
 from nfpo.envs.state import UnsupportedEnvState, get_env_state, set_env_state
 from nfpo.envs.terms import EpisodeTerms
 from nfpo.episodes import EpisodeStats
-from nfpo.errors import CheckpointError, ConfigError, DivergenceError
+from nfpo.errors import CheckpointError, DivergenceError
 from nfpo.guard import DivergenceGuard
-from nfpo.logger import MetricsLogger, truncate_metrics
+from nfpo.logger import MetricsLogger, truncate_metrics, wandb_options
 from nfpo.normalization import RewardScaler
 from nfpo.progress import Progress
 from nfpo.run_dir import RunDir
 from nfpo.storage import RolloutStorage
 
 RUNS_ROOT = Path("runs")  # where runs without --run-dir go
-
-
-def resolve_device(name: str) -> torch.device:
-    """``cpu``, ``cuda[:N]`` or ``auto`` (cuda when available) -> a usable torch device."""
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"invalid device={name!r}: torch {torch.__version__} sees no CUDA "
-                          "device here; use --device cpu (or auto)")
-    return torch.device(name)
 
 
 class Trainer:
@@ -216,7 +206,7 @@ class Trainer:
         cfg = self.cfg
         self.run.write_config(cfg, self.spec)
         logger = MetricsLogger(self.run_dir, cfg.run.tensorboard, config=cfg.to_dict(),
-                               wandb=self._wandb_options())
+                               wandb=wandb_options(cfg.run, self.wandb_id, self.run_dir))
         old_handlers = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT,
                                                                        signal.SIGTERM)}
         num_updates = cfg.num_updates
@@ -334,14 +324,8 @@ class Trainer:
                     self.stats.add(float(ep_ret[i]), int(ep_len[i]), terms, mode)
                 ep_ret[i], ep_len[i] = 0.0, 0
             if self.outcome is not None:  # outcome-entropy bonus at each episode's end
-                self._descr.add(x.cpu().numpy(), np.clip(a, -1.0, 1.0))
-                ended = np.flatnonzero(done).tolist()
-                d = [self._descr.pop(i) for i in ended]
-                kept = [k for k, i in enumerate(ended) if not dropped[i]]
-                if kept:
-                    reward = reward.copy()
-                    reward[[ended[k] for k in kept]] += self.outcome.bonus(
-                        np.stack([d[k] for k in kept]))
+                reward = self.outcome.add_to_rewards(self._descr, x.cpu().numpy(), a, reward,
+                                                     done & ~dropped, done)
             if cfg.ppo.ent_reward_coef:  # soft returns: the entropy reward -alpha log pi
                 reward = reward - cfg.ppo.ent_reward_coef * logp.cpu().numpy()
             r = self.reward_scaler(reward, done) if cfg.env.scale_reward else reward.copy()
@@ -402,13 +386,6 @@ class Trainer:
         return {"eval/return": float(np.mean(res["returns"])),
                 "eval/return_std": float(np.std(res["returns"])),
                 "eval/length": float(np.mean(res["lengths"]))}
-
-    def _wandb_options(self) -> dict[str, Any] | None:
-        r = self.cfg.run
-        if not r.track:
-            return None
-        return {"project": r.wandb_project, "entity": r.wandb_entity, "id": self.wandb_id,
-                "name": self.run_dir.name, "dir": str(self.run_dir)}
 
     def _check_finite_params(self) -> None:
         for name, p in self.agent.named_parameters():

@@ -16,10 +16,10 @@ from nfpo.config import TrainConfig
 from nfpo.runner import Trainer
 
 
-def cfg_for(run_dir, env, kind, randomize=""):
+def cfg_for(run_dir, env, kind, randomize="", outcome_bonus=0.0):
     cfg = TrainConfig()
     cfg.env.id, cfg.env.num_envs, cfg.env.randomize = env, 2, randomize
-    cfg.policy.kind = kind
+    cfg.policy.kind, cfg.ppo.outcome_bonus = kind, outcome_bonus
     cfg.ppo.num_steps, cfg.ppo.num_minibatches, cfg.ppo.num_epochs = 64, 2, 2
     cfg.run.total_steps, cfg.run.run_dir = 6 * 128, str(run_dir)
     cfg.run.progress, cfg.run.tensorboard, cfg.run.checkpoint_every = False, False, 1
@@ -44,21 +44,24 @@ def rows(run_dir):
                 for r in csv.DictReader(f)]
 
 
-@pytest.mark.parametrize("env,kind,randomize", [
-    ("nfpo/PointReach-v0", "flow", ""),
-    ("Hopper-v5", "flow", ""),
-    ("Hopper-v5", "gaussian", "mass=0.8:1.2,obs_noise=0.05,delay=1"),
+@pytest.mark.parametrize("env,kind,randomize,outcome", [
+    ("nfpo/PointReach-v0", "flow", "", 0.0),
+    ("Hopper-v5", "flow", "", 0.0),
+    ("Hopper-v5", "gaussian", "mass=0.8:1.2,obs_noise=0.05,delay=1", 0.0),
+    ("nfpo/MultiGoal-v0", "flow", "", 1.0),  # the outcome bonus's buffer and descriptors
 ])
-def test_interrupted_and_resumed_equals_uninterrupted(tmp_path, env, kind, randomize):
-    ref = Trainer(cfg_for(tmp_path / "a", env, kind, randomize))
+def test_interrupted_and_resumed_equals_uninterrupted(tmp_path, env, kind, randomize, outcome):
+    ref = Trainer(cfg_for(tmp_path / "a", env, kind, randomize, outcome))
     ref.train()
     with pytest.raises(SystemExit) as e:
-        StopAt(cfg_for(tmp_path / "b", env, kind, randomize)).train()
+        StopAt(cfg_for(tmp_path / "b", env, kind, randomize, outcome)).train()
     assert e.value.code == 130
     _, _, state = load_run(tmp_path / "b")
     assert state["update"] == 3 and state["loop"] is not None
     resumed = Trainer.resume(tmp_path / "b")
     resumed.train()
+    if outcome:
+        assert ref.outcome.buffer and ref.outcome.state_dict() == resumed.outcome.state_dict()
     for k, v in ref.agent.tensors().items():
         assert torch.equal(resumed.agent.tensors()[k], v), k
     for k, v in ref.ppo.optimizer.state_dict()["state"].items():

@@ -65,6 +65,21 @@ class OutcomeBonus:
         del self.buffer[:-self.size]
         return out
 
+    def add_to_rewards(self, descr: EpisodeDescriptors, x: np.ndarray, action: np.ndarray,
+                       reward: np.ndarray, scored: np.ndarray, ended: np.ndarray) -> np.ndarray:
+        """One vector-env step: ``descr`` takes the normalized observations ``x`` ``[N, O]`` and
+        actions ``[N, A]`` (clipped to [-1, 1]); every env whose episode ``ended`` restarts its
+        descriptor, and those ``scored`` (ended and kept) get their bonus added to a copy of
+        ``reward``."""
+        descr.add(x, np.clip(action, -1.0, 1.0))
+        d = {int(i): descr.pop(int(i)) for i in np.flatnonzero(ended)}
+        ids = np.flatnonzero(scored)
+        if not len(ids):
+            return reward
+        reward = reward.copy()
+        reward[ids] += self.bonus(np.stack([d[int(i)] for i in ids]))
+        return reward
+
     def state_dict(self) -> dict[str, Any]:
         return {"buffer": self.buffer, "center": self.center}
 
