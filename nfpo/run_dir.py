@@ -17,13 +17,14 @@ in the training/evaluation path; default names are unique and readable.
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import shutil
 import time
 from pathlib import Path
 from typing import Any
 
+from nfpo import __version__
+from nfpo.checkpoint import atomic_write_text, check_writable
 from nfpo.errors import CheckpointError, ConfigError, NfpoError, os_error_message
 
 # files and dirs whose presence means "a run lives here"
@@ -72,13 +73,7 @@ class RunDir:
                 shutil.rmtree(p)
             except OSError as e:
                 raise ConfigError(os_error_message(e, "delete the old run in")) from e
-        try:
-            p.mkdir(parents=True, exist_ok=True)
-            probe = p / f".write_test_{os.getpid()}"
-            probe.write_bytes(b"")
-            probe.unlink()
-        except OSError as e:
-            raise ConfigError(os_error_message(e, "write to run dir")) from e
+        check_writable(p / "config.json", "to run dir")  # creates the dir, probes a file
 
     def _describe(self) -> str:
         try:
@@ -105,9 +100,6 @@ class RunDir:
 
     def write_config(self, cfg: Any, spec: Any) -> None:
         """config.json of ``cfg`` (a ``TrainConfig``) and ``spec`` (an ``EnvSpec``), atomically."""
-        from nfpo import __version__
-        from nfpo.checkpoint import atomic_write_text
-
         self.path.mkdir(parents=True, exist_ok=True)
         meta = {
             "nfpo_version": __version__,

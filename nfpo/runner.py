@@ -341,7 +341,8 @@ class Trainer:
         with torch.no_grad():
             last_value = agent.critic(self._inputs(obs)[1])
         self.storage.compute_returns(last_value, cfg.ppo.gamma, cfg.ppo.gae_lambda)
-        self.nonfinite.end_update(self.update_idx + 1, self.stats.pending - ended_before)
+        self.nonfinite.end_update(self.update_idx + 1, self.stats.pending - ended_before,
+                                  self.stats.dropped)
         return obs
 
     def _inputs(self, obs: np.ndarray, update_norm: bool = False

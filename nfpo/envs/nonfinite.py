@@ -26,7 +26,6 @@ class NonFiniteFilter:
 
     def __init__(self, mode: str, envs: Any, where: Callable[[], str]) -> None:
         self.mode, self.envs, self.where = mode, envs, where
-        self.dropped_total = 0
         self._now: dict[str, int] = {}  # dropped this update, by what was non-finite
         self._all_dropped = 0  # updates in a row in which every ended episode was dropped
 
@@ -46,12 +45,12 @@ class NonFiniteFilter:
         ids = np.flatnonzero(bad)
         obs[ids] = reset_some(self.envs, ids)
         reward[ids], term[ids], trunc[ids] = 0.0, True, False
-        self.dropped_total += len(ids)
         self._now[what] = self._now.get(what, 0) + len(ids)
         return bad
 
-    def end_update(self, update: int, kept: int) -> None:
-        """``kept``: episodes that ended normally in this update."""
+    def end_update(self, update: int, kept: int, dropped_total: int) -> None:
+        """``kept``: episodes that ended normally in this update; ``dropped_total``: episodes
+        dropped in the run so far (for the message; the episode statistics keep the count)."""
         dropped, self._now = self._now, {}
         if not dropped:
             self._all_dropped = 0
@@ -63,5 +62,5 @@ class NonFiniteFilter:
         if self._all_dropped >= PATIENCE:
             raise DivergenceError(
                 f"every episode of the last {PATIENCE} updates had a non-finite observation "
-                f"or reward ({self.dropped_total} dropped in this session): the environment "
+                f"or reward ({dropped_total} dropped in all): the environment "
                 f"keeps producing NaN/Inf; {self.where()}")
