@@ -162,6 +162,15 @@ class PPOConfig:
     gamma: float = 0.99
     gae_lambda: float = 0.95
     clip_coef: float = 0.2
+    policy_loss: Literal["clip", "awr"] = "clip"
+    """clip: PPO's clipped surrogate. awr: advantage-weighted maximum likelihood (AWR / V-MPO),
+    -mean(w log pi(a|s)) with w = exp(A / awr_temperature) normalized over the minibatch: a
+    forward-KL fit of pi_old exp(A / eta), which covers every mode of that target where the
+    clipped surrogate seeks one (nfpo.algo.ppo.weighted_mle; docs/multimodal.md)."""
+    awr_temperature: float = 1.0
+    """eta of policy_loss=awr, in units of the (normalized) advantage."""
+    awr_max_weight: float = 20.0
+    """cap on awr's weights before normalization (AWR's clip; one sample cannot dominate)."""
     clip_vloss: bool = True
     norm_adv: bool = True
     """normalize advantages per minibatch."""
@@ -238,6 +247,10 @@ class PPOConfig:
         _check(0 < self.gamma <= 1, "gamma", self.gamma, "a number in (0, 1]")
         _check(0 <= self.gae_lambda <= 1, "gae_lambda", self.gae_lambda, "a number in [0, 1]")
         _check(self.clip_coef > 0, "clip_coef", self.clip_coef, "a number > 0")
+        _check(self.policy_loss in ("clip", "awr"), "policy_loss", self.policy_loss,
+               "'clip' or 'awr'")
+        _check(self.awr_temperature > 0, "awr_temperature", self.awr_temperature, "a number > 0")
+        _check(self.awr_max_weight > 1, "awr_max_weight", self.awr_max_weight, "a number > 1")
         _check(self.ent_coef >= 0, "ent_coef", self.ent_coef, "a number >= 0")
         _check(self.vf_coef >= 0, "vf_coef", self.vf_coef, "a number >= 0")
         _check(self.outcome_bonus >= 0, "outcome_bonus", self.outcome_bonus, "a number >= 0")

@@ -3,6 +3,7 @@
 Per minibatch, with r = exp(log pi_new(u|s) - log pi_old(u|s)) and advantages A:
 
     L_pi  = mean(max(-A r, -A clip(r, 1 - eps, 1 + eps)))
+            (or, with policy_loss="awr", -mean(w log pi_new) with w ∝ exp(A / eta))
     L_V   = 0.5 mean(max((V - R)^2, (V_old + clip(V - V_old, -eps, eps) - R)^2))  (clip_vloss)
     L     = L_pi + vf_coef L_V - ent_coef H
     KL    ~ mean((r - 1) - log r)           (k3 estimator: unbiased, >= 0, sample-based, so it
@@ -40,6 +41,23 @@ def clipped_surrogate(adv: Tensor, log_ratio: Tensor, clip_coef: float,
     return torch.max(-adv * ratio, -adv * ratio.clamp(1.0 - clip_coef, 1.0 + clip_coef)).mean()
 
 
+def weighted_mle(adv: Tensor, new_logp: Tensor, temperature: float,
+                 max_weight: float) -> Tensor:
+    """Advantage-weighted maximum likelihood (AWR, Peng et al. 2019; V-MPO, Song et al. 2020):
+
+        L = -mean_i(w_i log pi(a_i|s_i)),  w_i = min(exp(A_i / eta), w_max) / mean_j(...)
+
+    on actions a_i ~ pi_old. Its minimizer over all densities is the target
+    pi_old(a|s) exp(A / eta) / Z: the loss is a forward KL from that target (plus a constant),
+    which is mass-covering. Where the target has several separated lumps the fit keeps all of
+    them; PPO's clipped surrogate follows the reverse direction and may settle on one. The
+    weights carry no gradient. adv, new_logp: [B].
+    """
+    w = (adv / temperature).clamp(max=math.log(max_weight)).exp()
+    w = w / w.mean()
+    return -(w.detach() * new_logp).mean()
+
+
 def k3_kl(log_ratio: Tensor) -> Tensor:
     """k3 estimate of KL(old || new) from log r = log pi_new - log pi_old of old samples."""
     return (torch.exp(log_ratio) - 1.0) - log_ratio
@@ -69,11 +87,9 @@ class PPO:
         self.generator = generator
         self.params = list(policy.parameters()) + list(critic.parameters())
         self.groups = module_groups(policy, critic)
-        # stabilizer: the flow's own parameters (all policy parameters except a Gaussian's) may
-        # get a smaller learning rate (flow_lr_scale) and their own grad-norm clip
-        self.flow_params = [p for n, p in policy.named_parameters()
-                            if n.split(".")[0] in ("flow", "encoder", "base_log_std", "base_means",
-                                                   "base_logits")]
+        # stabilizer: the flow's parameters may get a smaller learning rate (flow_lr_scale) and
+        # their own grad-norm clip
+        self.flow_params = policy.flow_parameters()
         flow_ids = {id(p) for p in self.flow_params}
         rest = [p for p in self.params if id(p) not in flow_ids]
         groups = [{"params": rest, "lr_scale": 1.0}]
@@ -126,7 +142,12 @@ class PPO:
                 adv = mb.advantages
                 if cfg.norm_adv and adv.numel() > 1:
                     adv = (adv - adv.mean()) / (adv.std() + 1e-8)
-                pg_loss = clipped_surrogate(adv, log_ratio, cfg.clip_coef, cfg.log_ratio_clamp)
+                if cfg.policy_loss == "awr":
+                    pg_loss = weighted_mle(adv, new_logp, cfg.awr_temperature,
+                                           cfg.awr_max_weight)
+                else:
+                    pg_loss = clipped_surrogate(adv, log_ratio, cfg.clip_coef,
+                                                cfg.log_ratio_clamp)
 
                 value = self.critic(mb.value_obs)
                 if cfg.clip_vloss:

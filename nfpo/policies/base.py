@@ -35,6 +35,12 @@ class Policy(nn.Module):
         super().__init__()
         self.obs_dim, self.act_dim, self.action_bound = obs_dim, act_dim, action_bound
 
+    def flow_parameters(self) -> list[nn.Parameter]:
+        """The flow's parameters (bijections, encoder, base distribution): the group that the
+        flow stabilizers ``flow_lr_scale`` and ``flow_max_grad_norm`` act on. Empty for a
+        policy without a flow."""
+        return []
+
     # --- implemented by subclasses: distribution of u -------------------------------------
     def rsample_raw(self, obs: Tensor) -> tuple[Tensor, Tensor]:
         """Reparameterized sample u ~ p(.|obs) and log p(u|obs), in ONE pass."""

@@ -91,6 +91,10 @@ class FlowPolicy(Policy):
         self.base_logits = nn.Parameter(torch.zeros(base_mixture)) \
             if base_mixture >= 2 and base_mixture_weights else None
 
+    def flow_parameters(self) -> list[nn.Parameter]:
+        """All of the policy's parameters: everything in a flow policy is the flow."""
+        return list(self.parameters())
+
     def _log_weights(self) -> Tensor:
         """log w_k ``[M]`` of the mixture base (uniform unless learned)."""
         m = len(self.base_means)
