@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -58,6 +59,16 @@ class Agent(nn.Module):
         if not self.critic_obs_dim:
             return x
         return self.critic_norm(critic_obs) if self.normalize_obs else critic_obs
+
+    def norm_numpy(self, obs: np.ndarray, critic_obs: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray]:
+        """``norm`` and ``norm_critic`` of float32 numpy observations, in numpy (the trainer's
+        per-step path on the CPU; bit-identical to the torch modules)."""
+        x = self.obs_norm.normalize_numpy(obs) if self.normalize_obs else obs
+        if not self.critic_obs_dim:
+            return x, x
+        return x, (self.critic_norm.normalize_numpy(critic_obs) if self.normalize_obs
+                   else critic_obs)
 
     @torch.no_grad()
     def act(self, obs: Tensor, deterministic: bool = False) -> Tensor:

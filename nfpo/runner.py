@@ -55,7 +55,7 @@ class Trainer:
 
     def __init__(self, cfg: TrainConfig, run_dir: Path | str | None = None,
                  overwrite: bool = False, resuming: bool = False) -> None:
-        self.cfg = cfg.validate()
+        self.cfg = cfg = cfg.validate()  # a resolved copy; the caller's cfg is left as given
         rng.seed_everything(cfg.run.seed)
         torch.set_num_threads(cfg.run.torch_threads)
         self.device = resolve_device(cfg.run.device)
@@ -350,6 +350,15 @@ class Trainer:
         """Normalized (actor, critic) inputs ``[B, O]``, ``[B, C or O]`` of raw env
         observations (``[actor | critic]`` with an asymmetric critic, ``EnvSpec.split``); with
         ``update_norm`` the running normalizers take them in first."""
+        if self.device.type == "cpu":  # numpy: ~4x less per-step overhead than torch here
+            o, co = (np.array(o, dtype=np.float32) for o in self.spec.split(obs))
+            if update_norm:
+                self.agent.obs_norm.update(o)
+                if self.spec.critic_obs_dim:
+                    self.agent.critic_norm.update(co)
+            x, xc = self.agent.norm_numpy(o, co)
+            xt = torch.from_numpy(x)
+            return xt, (xt if xc is x else torch.from_numpy(xc))
         obs_t, cobs_t = (torch.as_tensor(o, dtype=torch.float32, device=self.device)
                          for o in self.spec.split(obs))
         if update_norm:

@@ -21,3 +21,23 @@ def test_reward_scaler_resets_on_done_and_clips():
     out = rs(np.array([1.0, 1e6]), np.array([True, False]))
     assert rs.returns[0] == 0.0 and rs.returns[1] > 0
     assert np.abs(out).max() <= 5.0
+
+
+def test_numpy_path_matches_the_torch_module():
+    """The trainer's per-step numpy path (update from a numpy batch, normalize_numpy) agrees
+    with the torch module: statistics to float64 round-off, the normalized observation bit for
+    bit given the same statistics (clipped entries and NaN included)."""
+    rng = np.random.default_rng(1)
+    a, b = RunningNorm(5, clip=3.0), RunningNorm(5, clip=3.0)
+    for _ in range(200):
+        x = rng.normal(rng.normal(size=5) * 4, 3.0, size=(4, 5)).astype(np.float32)
+        a.update(torch.from_numpy(x))
+        b.update(x)
+    for name in ("mean", "var", "count"):
+        torch.testing.assert_close(getattr(a, name), getattr(b, name), rtol=1e-12, atol=0)
+    x = rng.normal(0, 20.0, size=(64, 5)).astype(np.float32)  # many entries clip at +-3
+    x[0, 0] = np.nan
+    want = b(torch.from_numpy(x)).numpy()
+    got = b.normalize_numpy(x)
+    assert got.dtype == np.float32 and (np.abs(got[1:]) == 3.0).any()
+    np.testing.assert_array_equal(got, want)  # bit-identical, NaN in the same place
