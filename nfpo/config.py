@@ -9,10 +9,10 @@ conditioners and a +-2 soft bound on the log-scale (float32-safe; see research n
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import math
-import typing
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
@@ -27,7 +27,6 @@ NFPO_TARGET_KL = 0.1  # the KL stop of the NFPO default (policy=flow); docs/stab
 # Values that reproduce what the code did before a field existed, for config.json files
 # written then (``TrainConfig.from_dict``): the KL stop was checked per epoch.
 LEGACY_DEFAULTS: dict[str, dict[str, Any]] = {"ppo": {"kl_stop": "epoch"}}
-POLICY_KINDS: tuple[str, ...] = typing.get_args(PolicyKind)
 
 
 @dataclass
@@ -352,19 +351,21 @@ class TrainConfig:
     run: RunConfig = field(default_factory=RunConfig)
 
     def validate(self) -> TrainConfig:
-        """Resolve ``auto`` defaults for the chosen policy, then check every field."""
-        self.ppo.resolve(self.policy.kind)
-        for section in (self.env, self.policy, self.ppo, self.run):
+        """Check every field and return a copy with the ``auto`` defaults resolved for the
+        chosen policy (``PPOConfig.resolve``); ``self`` is left as given."""
+        cfg = copy.deepcopy(self)
+        cfg.ppo.resolve(cfg.policy.kind)
+        for section in (cfg.env, cfg.policy, cfg.ppo, cfg.run):
             _check_types(section)
-        self.env.validate()
-        self.policy.validate()
-        self.ppo.validate(self.env.num_envs)
-        self.run.validate()
-        _check(self.ppo.ent_reward_coef == 0 or self.policy.action_bound == "tanh",
-               "ent_reward_coef", self.ppo.ent_reward_coef,
+        cfg.env.validate()
+        cfg.policy.validate()
+        cfg.ppo.validate(cfg.env.num_envs)
+        cfg.run.validate()
+        _check(cfg.ppo.ent_reward_coef == 0 or cfg.policy.action_bound == "tanh",
+               "ent_reward_coef", cfg.ppo.ent_reward_coef,
                "0 with --action-bound clip (the pre-clip action's entropy is unbounded); "
                "use --action-bound tanh for an entropy reward")
-        return self
+        return cfg
 
     @property
     def batch_size(self) -> int:

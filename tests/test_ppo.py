@@ -217,12 +217,15 @@ def test_nfpo_default_kl_stop_is_resolved_per_policy():
     for kind in ("flow", "flow-naive", "gaussian"):
         cfg = TrainConfig()
         cfg.policy.kind = kind
-        got[kind] = (cfg.validate().ppo.target_kl, cfg.ppo.kl_stop)
+        v = cfg.validate()
+        got[kind] = (v.ppo.target_kl, v.ppo.kl_stop)
+        assert (cfg.ppo.target_kl, cfg.ppo.kl_stop) == ("auto", "auto")  # self is not changed
     assert got == {"flow": (NFPO_TARGET_KL, "minibatch"), "flow-naive": (None, "epoch"),
                    "gaussian": (None, "epoch")}
     cfg = TrainConfig()
     cfg.ppo.target_kl, cfg.ppo.kl_stop = None, "epoch"  # explicit choices are kept
-    assert (cfg.validate().ppo.target_kl, cfg.ppo.kl_stop) == (None, "epoch")
+    v = cfg.validate()
+    assert (v.ppo.target_kl, v.ppo.kl_stop) == (None, "epoch")
     with pytest.raises(ConfigError, match="unresolved 'auto'"):
         PPO(FlowPolicy(3, 2), Critic(3), PPOConfig(), num_updates=1)
 
@@ -269,7 +272,8 @@ def test_awr_policy_loss_trains_and_is_validated(tmp_path):
     before = [p.detach().clone() for p in tr.agent.policy.parameters()]
     m = tr.ppo.update(tr.storage)
     assert np.isfinite(m["loss/policy"]) and m["train/minibatch_steps"] > 0
-    assert any(not torch.equal(b, p) for b, p in zip(before, tr.agent.policy.parameters()))
+    assert any(not torch.equal(b, p) for b, p in zip(before, tr.agent.policy.parameters(),
+                                                           strict=True))
     tr.envs.close()
     for field, bad in (("policy_loss", "vmpo"), ("awr_temperature", 0.0),
                        ("awr_max_weight", 1.0)):

@@ -41,6 +41,41 @@ def clipped_surrogate(adv: Tensor, log_ratio: Tensor, clip_coef: float,
     return torch.max(-adv * ratio, -adv * ratio.clamp(1.0 - clip_coef, 1.0 + clip_coef)).mean()
 
 
+def clipped_value_error(value: Tensor, old_value: Tensor, returns: Tensor,
+                        clip: float | None) -> Tensor:
+    """Per-sample value error ``[B]``: max((V - R)^2, (V_old + clip(V - V_old, -c, c) - R)^2)
+    (PPO's clipped value loss; plain (V - R)^2 if ``clip`` is None). Callers reduce it: nfpo
+    takes 0.5 * mean, rsl_rl the mean."""
+    err = (value - returns).pow(2)
+    if clip is None:
+        return err
+    v_clipped = old_value + (value - old_value).clamp(-clip, clip)
+    return torch.max(err, (v_clipped - returns).pow(2))
+
+
+class KLStop:
+    """Early stop of a PPO update on the k3 KL estimate. ``mode="minibatch"``: each minibatch's
+    KL, measured before its gradient step, is compared with ``target_kl``; above it the step
+    is skipped and the update ends. ``mode="epoch"``: the mean KL of each finished epoch
+    (CleanRL). ``target_kl=None``: never."""
+
+    def __init__(self, target_kl: float | None, mode: str) -> None:
+        self.target_kl, self.mode = target_kl, mode
+        self.epoch_kls: list[float] = []
+
+    def skip_step(self, kl: float) -> bool:
+        """Record a minibatch's KL; True if its step must be skipped and the update end."""
+        self.epoch_kls.append(kl)
+        return self.target_kl is not None and self.mode == "minibatch" and kl > self.target_kl
+
+    def end_epoch(self) -> bool:
+        """True if the finished epoch's mean KL is above the target (mode epoch); the next
+        epoch starts a new mean."""
+        kls, self.epoch_kls = self.epoch_kls, []
+        return (self.target_kl is not None and self.mode == "epoch" and bool(kls)
+                and sum(kls) / len(kls) > self.target_kl)
+
+
 def weighted_mle(adv: Tensor, new_logp: Tensor, temperature: float,
                  max_weight: float) -> Tensor:
     """Advantage-weighted maximum likelihood (AWR, Peng et al. 2019; V-MPO, Song et al. 2020):
@@ -121,8 +156,8 @@ class PPO:
 
         stats = UpdateStats()
         early_stop, kl_at_stop = 0.0, math.nan
+        kl_stop = KLStop(cfg.target_kl, cfg.kl_stop)
         for _epoch in range(cfg.num_epochs):
-            epoch_kls = []
             for mb in storage.minibatches(cfg.num_minibatches, self.generator):
                 new_logp = self.log_prob(mb.obs, mb.actions)
                 log_ratio = new_logp - mb.log_probs
@@ -130,9 +165,7 @@ class PPO:
                 with torch.no_grad():
                     kl = k3_kl(log_ratio).mean().item()
                     clipfrac = ((ratio - 1.0).abs() > cfg.clip_coef).float().mean().item()
-                epoch_kls.append(kl)
-                if cfg.kl_stop == "minibatch" and cfg.target_kl is not None \
-                        and kl > cfg.target_kl:  # no step on this minibatch; still logged
+                if kl_stop.skip_step(kl):  # no step on this minibatch; still logged
                     stats.add_log_ratio(log_ratio)
                     early_stop, kl_at_stop = 1.0, kl
                     break
@@ -150,12 +183,8 @@ class PPO:
                                                 cfg.log_ratio_clamp)
 
                 value = self.critic(mb.value_obs)
-                if cfg.clip_vloss:
-                    v_clipped = mb.values + (value - mb.values).clamp(-cfg.clip_coef, cfg.clip_coef)
-                    v_loss = 0.5 * torch.max((value - mb.returns).pow(2),
-                                             (v_clipped - mb.returns).pow(2)).mean()
-                else:
-                    v_loss = 0.5 * (value - mb.returns).pow(2).mean()
+                v_loss = 0.5 * clipped_value_error(value, mb.values, mb.returns, cfg.clip_coef
+                                                   if cfg.clip_vloss else None).mean()
 
                 loss = pg_loss + cfg.vf_coef * v_loss
                 ent_coef = self.ent_coef
@@ -183,8 +212,7 @@ class PPO:
                     "policy/approx_kl": kl, "policy/clip_fraction": clipfrac,
                     "train/grad_norm": norms.pop("total"),
                     **{f"grad_norm/{k}": v for k, v in norms.items()}})
-            if early_stop or (cfg.target_kl is not None
-                              and sum(epoch_kls) / len(epoch_kls) > cfg.target_kl):
+            if early_stop or kl_stop.end_epoch():
                 early_stop = 1.0
                 break
 

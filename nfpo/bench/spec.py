@@ -174,7 +174,7 @@ def _parse_flags(flags: tuple[str, ...]) -> tuple[tuple[str, Any], ...]:
     except SystemExit:
         msg = " ".join(err.getvalue().split())[-600:]
         raise ConfigError(f"bad flags {' '.join(flags)!r}: {msg}") from None
-    cfg.validate()
+    cfg = cfg.validate()
     return tuple(cfg.to_dict().items())  # callers get a deep copy (job_config)
 
 

@@ -2,14 +2,12 @@
 
 from nfpo.flows.base import Bijection, FlowSequence, standard_normal_log_prob
 from nfpo.flows.coupling import AffineCoupling
-from nfpo.flows.tanh import squash, tanh_log_abs_det, unsquash
+from nfpo.flows.tanh import tanh_log_abs_det
 
 __all__ = [
     "AffineCoupling",
     "Bijection",
     "FlowSequence",
-    "squash",
     "standard_normal_log_prob",
     "tanh_log_abs_det",
-    "unsquash",
 ]

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -21,14 +20,3 @@ from torch import Tensor
 def tanh_log_abs_det(u: Tensor) -> Tensor:
     """log|det d tanh(u)/du| summed over the last dimension. ``u: [B, D] -> [B]``."""
     return (2.0 * (math.log(2.0) - u - F.softplus(-2.0 * u))).sum(-1)
-
-
-def squash(u: Tensor) -> tuple[Tensor, Tensor]:
-    """a = tanh(u) and log|det da/du|."""
-    return torch.tanh(u), tanh_log_abs_det(u)
-
-
-def unsquash(a: Tensor, eps: float = 1e-6) -> tuple[Tensor, Tensor]:
-    """u = atanh(a) (a clamped to (-1 + eps, 1 - eps)) and log|det du/da| = -log|det da/du|."""
-    u = torch.atanh(a.clamp(-1.0 + eps, 1.0 - eps))
-    return u, -tanh_log_abs_det(u)

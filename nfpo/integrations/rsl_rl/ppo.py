@@ -31,7 +31,7 @@ import torch
 from rsl_rl.algorithms import PPO
 from torch import nn
 
-from nfpo.algo.ppo import clipped_surrogate, k3_kl
+from nfpo.algo.ppo import KLStop, clipped_surrogate, clipped_value_error, k3_kl
 from nfpo.algo.schedules import adaptive_lr
 from nfpo.config import NFPO_TARGET_KL
 from nfpo.errors import ConfigError, DivergenceError
@@ -68,7 +68,7 @@ class NFPOPPO(PPO):
         """PPO epochs over the storage, with the KL stop; returns mean losses and diagnostics."""
         sums = {"value": 0.0, "surrogate": 0.0, "entropy": 0.0, "kl": 0.0}
         steps, early_stop, log_ratio_min = 0, 0.0, math.inf
-        epoch_kls: list[float] = []
+        kl_stop = KLStop(self.target_kl, self.kl_stop)
         batches = self.storage.mini_batch_generator(self.num_mini_batches,
                                                     self.num_learning_epochs)
         for i, batch in enumerate(batches):
@@ -78,7 +78,7 @@ class NFPOPPO(PPO):
             lr = log_ratio.detach()  # one device sync for both scalars
             kl, mb_min = torch.stack((k3_kl(lr).mean(), lr.min())).tolist()
             log_ratio_min = min(log_ratio_min, mb_min)
-            if self.target_kl is not None and self.kl_stop == "minibatch" and kl > self.target_kl:
+            if kl_stop.skip_step(kl):
                 early_stop = 1.0
                 break
             if self.schedule == "adaptive" and self.desired_kl is not None:
@@ -92,12 +92,9 @@ class NFPOPPO(PPO):
                 adv = (adv - adv.mean()) / (adv.std() + 1e-8)
             surrogate = clipped_surrogate(adv, log_ratio, self.clip_param, self.log_ratio_clamp)
             value = self.critic(batch.observations).reshape(-1)
-            old_v, ret = batch.values.reshape(-1), batch.returns.reshape(-1)
-            value_loss = (value - ret).pow(2)
-            if self.use_clipped_value_loss:
-                clipped = old_v + (value - old_v).clamp(-self.clip_param, self.clip_param)
-                value_loss = torch.max(value_loss, (clipped - ret).pow(2))
-            value_loss = value_loss.mean()
+            value_loss = clipped_value_error(
+                value, batch.values.reshape(-1), batch.returns.reshape(-1),
+                self.clip_param if self.use_clipped_value_loss else None).mean()
             entropy = self.actor.output_entropy.mean()
             loss = surrogate + self.value_loss_coef * value_loss - self.entropy_coef * entropy
             if not torch.isfinite(loss):
@@ -113,13 +110,9 @@ class NFPOPPO(PPO):
                 sums[key] += v.item()
             sums["kl"] += kl
             steps += 1
-            epoch_kls.append(kl)
-            if (i + 1) % self.num_mini_batches == 0:  # an epoch ended
-                if (self.target_kl is not None and self.kl_stop == "epoch"
-                        and sum(epoch_kls) / len(epoch_kls) > self.target_kl):
-                    early_stop = 1.0
-                    break
-                epoch_kls = []
+            if (i + 1) % self.num_mini_batches == 0 and kl_stop.end_epoch():  # an epoch ended
+                early_stop = 1.0
+                break
 
         obs = self.storage.observations.flatten(0, 1)
         self.actor.update_normalization(obs)
