@@ -104,7 +104,14 @@ class PolicyConfig:
     init_log_std: float = 0.0
     """Gaussian initial log-std."""
     flow_layers: int = 4
-    """number of affine coupling layers."""
+    """number of coupling layers."""
+    flow_transform: Literal["affine", "spline"] = "affine"
+    """the 1-D map of each coupling layer (policy=flow). affine: z exp(s) + t with a bounded
+    log-scale. spline: a monotone rational-quadratic spline on [-flow_spline_bound, +bound] with
+    flow_spline_bins bins, identity outside (Durkan et al. 2019; nfpo.flows.spline): folds one
+    lump into several per layer, where an affine map only shifts and scales it."""
+    flow_spline_bins: int = 8
+    flow_spline_bound: float = 3.0
     flow_hidden: tuple[int, ...] = (64, 64)
     """hidden sizes of each coupling conditioner."""
     flow_encoder: tuple[int, ...] = ()
@@ -141,6 +148,12 @@ class PolicyConfig:
                self.flow_base_mixture, "0 (a standard normal base) or an integer >= 2")
         _check(self.flow_base_mixture_std > 0, "flow_base_mixture_std",
                self.flow_base_mixture_std, "a number > 0")
+        _check(self.flow_transform in ("affine", "spline"), "flow_transform",
+               self.flow_transform, "'affine' or 'spline'")
+        _check(self.flow_spline_bins >= 2, "flow_spline_bins", self.flow_spline_bins,
+               "an integer >= 2")
+        _check(self.flow_spline_bound > 0, "flow_spline_bound", self.flow_spline_bound,
+               "a number > 0")
 
 
 @dataclass

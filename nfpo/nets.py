@@ -4,9 +4,21 @@ from __future__ import annotations
 
 import math
 
-from torch import nn
+from torch import Tensor, nn
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"tanh": nn.Tanh, "relu": nn.ReLU, "elu": nn.ELU}
+
+
+class MLP(nn.Sequential):
+    """``nn.Sequential`` whose forward calls each layer's ``forward`` directly, skipping the
+    per-module hook dispatch of ``Module.__call__`` (no hooks are registered on these layers).
+    Same parameters, state-dict keys and arithmetic; at the per-step batch sizes of a rollout
+    (1-16 rows) the dispatch costs about as much as the layers themselves."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        for layer in self:
+            x = layer.forward(x)
+        return x
 
 
 def mlp(sizes: list[int], activation: type[nn.Module] = nn.Tanh,
@@ -20,7 +32,7 @@ def mlp(sizes: list[int], activation: type[nn.Module] = nn.Tanh,
             if layernorm:
                 layers.append(nn.LayerNorm(sizes[i + 1]))
             layers.append(activation())
-    return nn.Sequential(*layers)
+    return MLP(*layers)
 
 
 def orthogonal_init(net: nn.Sequential, out_gain: float) -> nn.Sequential:

@@ -42,8 +42,12 @@ class RunningNorm(nn.Module):
         statistics agree with the torch path to float64 round-off."""
         if isinstance(x, np.ndarray):
             x = x.astype(np.float64).reshape(-1, self.mean.numel())
+            n = x.shape[0]
+            b_mean = np.add.reduce(x, 0) / n  # np.mean / np.var's own arithmetic, without
+            d = x - b_mean                    # their Python-level argument handling
+            b_var = np.add.reduce(d * d, 0) / n
             mean, var, count = merge_moments(self.mean.cpu().numpy(), self.var.cpu().numpy(),
-                                             float(self.count), x.mean(0), x.var(0), x.shape[0])
+                                             float(self.count), b_mean, b_var, n)
             self.mean.copy_(torch.from_numpy(mean))
             self.var.copy_(torch.from_numpy(var))
             self.count.fill_(count)

@@ -52,13 +52,26 @@ class FusedCoupling(nn.Module):
         return z * torch.exp(s) + self.t_head(x)
 
 
+class _Forward(nn.Module):
+    """A coupling layer without a fused rewrite (the spline): its own forward, log-det
+    dropped."""
+
+    def __init__(self, layer: nn.Module) -> None:
+        super().__init__()
+        self.layer = layer
+
+    def forward(self, z: Tensor, context: Tensor) -> Tensor:
+        return self.layer(z, context)[0]
+
+
 class FusedFlowPush(nn.Module):
     """``forward(obs, z) == FlowPolicy.push(obs, z)`` for a frozen policy."""
 
     def __init__(self, policy: FlowPolicy) -> None:
         super().__init__()
         self.encoder = policy.encoder
-        self.layers = nn.ModuleList(FusedCoupling(lay) for lay in policy.flow.layers)
+        self.layers = nn.ModuleList(FusedCoupling(lay) if isinstance(lay, AffineCoupling)
+                                    else _Forward(lay) for lay in policy.flow.layers)
         sigma = policy.base_log_std.detach().exp() if policy.base_log_std is not None else None
         self.register_buffer("sigma", sigma)
         mixture = policy.base_means is not None  # z -> mu_k* + s z (FlowPolicy._center)

@@ -22,7 +22,8 @@ def make_policy(cfg: PolicyConfig, obs_dim: int, act_dim: int) -> Policy:
     return FlowPolicy(obs_dim, act_dim, cfg.flow_layers, cfg.flow_hidden, cfg.flow_encoder, act,
                       cfg.log_scale_bound, cfg.action_bound, cfg.flow_layernorm,
                       cfg.flow_base_scale, cfg.flow_identity_init, cfg.flow_base_mixture,
-                      cfg.flow_base_mixture_std, cfg.flow_base_mixture_weights)
+                      cfg.flow_base_mixture_std, cfg.flow_base_mixture_weights,
+                      cfg.flow_transform, cfg.flow_spline_bins, cfg.flow_spline_bound)
 
 
 def make_critic(cfg: PolicyConfig, obs_dim: int) -> Critic:

@@ -4,7 +4,8 @@
     log p(u|s) = log N(z) - sum_k log|det df_k/dz_{k-1}|        (sampling: one forward pass)
                = log N(f^{-1}(u)) + sum_k log|det df_k^{-1}|     (scoring: one inverse pass)
 
-Each f_k is an affine coupling layer (``nfpo.flows.AffineCoupling``) with alternating masks;
+Each f_k is a coupling layer with alternating masks: affine (``nfpo.flows.AffineCoupling``,
+the default) or a rational-quadratic spline (``nfpo.flows.SplineCoupling``, ``transform``);
 conditioners read the observation features ``h(s)`` (the normalized observation, or the output
 of an optional shared encoder) and the passive half of the action. Zero-initialised last
 layers make an untrained flow exactly the base Gaussian N(0, I). The deterministic action is
@@ -36,7 +37,8 @@ import math
 import torch
 from torch import Tensor, nn
 
-from nfpo.flows import AffineCoupling, FlowSequence, standard_normal_log_prob
+from nfpo.flows import AffineCoupling, Bijection, FlowSequence, standard_normal_log_prob
+from nfpo.flows.spline import SplineCoupling
 from nfpo.nets import mlp, orthogonal_init
 from nfpo.policies.base import ActionBound, Policy
 
@@ -66,6 +68,9 @@ class FlowPolicy(Policy):
         base_mixture: int = 0,
         base_mixture_std: float = 0.3,
         base_mixture_weights: bool = False,
+        transform: str = "affine",
+        spline_bins: int = 8,
+        spline_bound: float = 3.0,
     ) -> None:
         super().__init__(obs_dim, act_dim, action_bound)
         if encoder_hidden:
@@ -75,13 +80,14 @@ class FlowPolicy(Policy):
         else:
             self.encoder = nn.Identity()
             context_dim = obs_dim
-        self.flow = FlowSequence(
-            [
-                AffineCoupling(m, context_dim, hidden, log_scale_bound, activation, layernorm,
-                               identity_init)
-                for m in alternating_masks(act_dim, num_layers)
-            ]
-        )
+        def coupling(m: Tensor) -> Bijection:
+            if transform == "spline":
+                return SplineCoupling(m, context_dim, hidden, spline_bins, spline_bound,
+                                      activation, layernorm, identity_init)
+            return AffineCoupling(m, context_dim, hidden, log_scale_bound, activation,
+                                  layernorm, identity_init)
+
+        self.flow = FlowSequence([coupling(m) for m in alternating_masks(act_dim, num_layers)])
         # optional learned, state-independent base scale: the flow is a residual on top of a
         # Gaussian with a PPO-style log-std (the Gaussian's proven way to shrink exploration)
         self.base_log_std = nn.Parameter(torch.zeros(act_dim)) if base_scale else None
