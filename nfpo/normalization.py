@@ -87,7 +87,10 @@ class RewardScaler:
         return np.clip(reward / np.sqrt(self.var + self.eps), -self.clip, self.clip)
 
     def _update(self, x: np.ndarray) -> None:
-        b_mean, b_var, b_count = float(x.mean()), float(x.var()), x.size
+        n = x.size  # x.mean() and x.var()'s own arithmetic, without their Python overhead
+        m = np.add.reduce(x) / n
+        d = x - m
+        b_mean, b_var, b_count = float(m), float(np.add.reduce(d * d) / n), n
         self.mean, self.var, self.count = merge_moments(self.mean, self.var, self.count,
                                                         b_mean, b_var, b_count)
 

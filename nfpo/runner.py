@@ -296,7 +296,7 @@ class Trainer:
                  ) -> np.ndarray:
         """Fill the storage with ``num_steps`` steps of every env, passing finished episodes to
         ``self.stats``; returns the next observation."""
-        cfg, agent, spec, dev = self.cfg, self.agent, self.spec, self.device
+        cfg, agent, spec = self.cfg, self.agent, self.spec
         ended_before = self.stats.pending
         for _ in range(cfg.ppo.num_steps):
             x, xc = self._inputs(obs, update_norm=cfg.env.normalize_obs)
@@ -335,9 +335,7 @@ class Trainer:
                 with torch.no_grad():
                     v_final = agent.critic(xc_final).cpu().numpy()
                 r[timeouts] += cfg.ppo.gamma * v_final
-            self.storage.add(x, u, logp, value,
-                             torch.as_tensor(r, dtype=torch.float32, device=dev),
-                             torch.as_tensor(done, dtype=torch.float32, device=dev), xc)
+            self.storage.add(x, u, logp, value, r, done, xc)
         with torch.no_grad():
             last_value = agent.critic(self._inputs(obs)[1])
         self.storage.compute_returns(last_value, cfg.ppo.gamma, cfg.ppo.gae_lambda)

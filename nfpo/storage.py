@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -73,14 +74,25 @@ class RolloutStorage:
         self.step = 0
 
     def add(self, obs: Tensor, actions: Tensor, log_probs: Tensor, values: Tensor,
-            rewards: Tensor, dones: Tensor, critic_obs: Tensor | None = None) -> None:
+            rewards: Tensor | np.ndarray, dones: Tensor | np.ndarray,
+            critic_obs: Tensor | None = None) -> None:
+        """Write step ``t`` (every argument ``[N, ...]``). Numpy rewards and done flags are
+        cast to float32 on write (through a numpy view of the buffer on the CPU: no tensor is
+        made per step)."""
         if self.step >= self.num_steps:
             raise RuntimeError("rollout storage is full; call clear() after the update")
         t = self.step
         if self.critic_obs is not None:
             self.critic_obs[t] = critic_obs
         self.obs[t], self.actions[t], self.log_probs[t] = obs, actions, log_probs
-        self.values[t], self.rewards[t], self.dones[t] = values, rewards, dones
+        self.values[t] = values
+        for buf, v in ((self.rewards, rewards), (self.dones, dones)):
+            if isinstance(v, np.ndarray):
+                if buf.device.type == "cpu":
+                    buf.numpy()[t] = v
+                    continue
+                v = torch.as_tensor(v, dtype=torch.float32, device=buf.device)
+            buf[t] = v
         self.step += 1
 
     def clear(self) -> None:
