@@ -5,6 +5,8 @@ success, return), Monte-Carlo entropy at the start state, and plot-policy figure
     nfpo bench benchmarks/multimodal/fork.toml --out benchmarks/multimodal/fork
     python benchmarks/multimodal/summarize.py [--grids GRID_DIR ...] [--episodes 500]
     python benchmarks/multimodal/summarize.py --grids benchmarks/multimodal/maxent --name maxent
+    python benchmarks/multimodal/summarize.py --grids benchmarks/multimodal/awr4 --name awr4 \
+        --figure-arms flow-awr,gaussian-awr
 
 Writes results[_NAME].json and RESULTS[_NAME].md beside this script, and figures into
 figures/ (prefixed NAME_).
@@ -48,6 +50,8 @@ def start_entropy(run_dir: Path, samples: int = 2000) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
+    ap.add_argument("--figure-arms", default="flow,gaussian",
+                    help="the arms (seed 1) drawn side by side in the plot-policy figure")
     ap.add_argument("--grids", nargs="+", default=[str(HERE / "grid"), str(HERE / "fork")])
     ap.add_argument("--episodes", type=int, default=500)
     ap.add_argument("--name", default="", help="suffix of the output files")
@@ -73,7 +77,7 @@ def main() -> None:
     fig_dir = HERE / "figures"
     figures = []
     for task in sorted({r["task"] for r in rows}):
-        runs = [run_of.get((task, p, 1)) for p in ("flow", "gaussian")]
+        runs = [run_of.get((task, p, 1)) for p in args.figure_arms.split(",")]
         if all(r is not None for r in runs):
             out = fig_dir / f"{args.name + '_' if args.name else ''}{task.split('/')[-1]}.png"
             plot_policies(runs, out)
