@@ -157,11 +157,13 @@ def test_policy_float64(tmp_path, kind):
 
 
 def test_stress_regression_naive_flow_blows_up_kl_stop_holds(tmp_path):
-    """The stability finding of benchmarks/stability (stress regime: lr 1e-3, no global grad
-    clip) in 10 updates of Walker2d-v5, fixed seed: the naive flow's KL and min log-ratio
-    blow up (measured: max KL 2.87, min log-ratio -360), while the NFPO default (bound,
-    identity init, per-minibatch KL stop at NFPO_TARGET_KL = 0.1) stays near its target
-    (measured: 0.057, -3.5)."""
+    """The stability finding of benchmarks/stability (stress regime: no global grad clip) in
+    10 updates of Walker2d-v5, fixed seed, at lr 2e-3: the naive flow's KL and min log-ratio
+    blow up, while the NFPO default (bound, identity init, per-minibatch KL stop at
+    NFPO_TARGET_KL = 0.1) stays near its target. Measured (seeds 1/2/3): naive max KL 125 /
+    21439 / 20, min log-ratio -32607 / -2966341 / -13883; default 0.057 / 0.046 / 0.050 and
+    -4.2 / -2.8 / -3.3. At the grid's lr 1e-3 the 10-update window is too short for a margin
+    (seed 1: naive 0.23, -24), so the test uses 2e-3."""
     from nfpo.config import TrainConfig
     from nfpo.logger import read_metrics
     from nfpo.runner import Trainer
@@ -170,14 +172,14 @@ def test_stress_regression_naive_flow_blows_up_kl_stop_holds(tmp_path):
     for name, kind, target_kl in (("naive", "flow-naive", None), ("kl", "flow", "auto")):
         cfg = TrainConfig()
         cfg.env.id, cfg.policy.kind, cfg.ppo.target_kl = "Walker2d-v5", kind, target_kl
-        cfg.ppo.learning_rate, cfg.ppo.max_grad_norm = 1e-3, 1e6
+        cfg.ppo.learning_rate, cfg.ppo.max_grad_norm = 2e-3, 1e6
         cfg.ppo.lr_schedule = "constant"  # as at the start of the 300k-step grid runs
         cfg.run.total_steps, cfg.run.seed, cfg.run.run_dir = 20480, 1, str(tmp_path / name)
         cfg.run.progress = cfg.run.tensorboard = cfg.run.report = False
         cfg.run.eval_episodes = 0
         m = read_metrics(Trainer(cfg).train())
         stats[name] = (max(m["policy/approx_kl"]), min(m["policy/log_ratio_min"]))
-    assert stats["naive"][0] > 0.2 and stats["naive"][1] < -60, stats
+    assert stats["naive"][0] > 1.0 and stats["naive"][1] < -100, stats
     assert stats["kl"][0] < 0.15 and stats["kl"][1] > -60, stats
 
 
