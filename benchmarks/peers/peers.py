@@ -158,8 +158,14 @@ def main() -> None:
     ap.add_argument("--ref", type=Path, default=None,
                     help="another nfpo checkout (e.g. a git worktree of an older commit): adds "
                          "the contenders ref-gaussian and ref-flow, run from it")
-    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--out", type=Path, help="results JSON to write")
+    ap.add_argument("--table", type=Path, help="print the table of a results JSON and exit")
     args = ap.parse_args()
+    if args.table:
+        print(table(json.loads(args.table.read_text())))
+        return
+    if not args.out:
+        ap.error("--out is required to run the benchmark")
     names = [n for n in args.contenders.split(",") if n != "cleanrl" or args.cleanrl]
     if args.ref:
         names += ["ref-gaussian", "ref-flow"]
