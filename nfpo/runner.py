@@ -348,7 +348,7 @@ class Trainer:
         """Normalized (actor, critic) inputs ``[B, O]``, ``[B, C or O]`` of raw env
         observations (``[actor | critic]`` with an asymmetric critic, ``EnvSpec.split``); with
         ``update_norm`` the running normalizers take them in first."""
-        if self.device.type == "cpu":  # numpy: ~4x less per-step overhead than torch here
+        if self.device.type == "cpu":  # numpy: fewer small torch calls per step
             o, co = (np.array(o, dtype=np.float32) for o in self.spec.split(obs))
             if update_norm:
                 self.agent.obs_norm.update(o)
