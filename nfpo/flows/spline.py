@@ -42,8 +42,8 @@ def _knots(raw: Tensor, bound: float, min_bin: float) -> tuple[Tensor, Tensor]:
     size = min_bin + (1.0 - min_bin * k) * torch.softmax(raw, -1)
     cum = F.pad(torch.cumsum(size, -1), (1, 0))
     knots = 2.0 * bound * cum - bound
-    knots = torch.cat([knots[..., :1].clamp(-bound, -bound), knots[..., 1:-1],
-                       knots[..., -1:].clamp(bound, bound)], -1)  # exact ends
+    ends = torch.ones_like(knots[..., :1]) * bound
+    knots = torch.cat([-ends, knots[..., 1:-1], ends], -1)  # exact ends
     return knots, knots[..., 1:] - knots[..., :-1]
 
 
@@ -71,20 +71,19 @@ def rq_spline(x: Tensor, w_raw: Tensor, h_raw: Tensor, d_raw: Tensor, bound: flo
     x_k, w, y_k, h = _pick(xk, idx), _pick(widths, idx), _pick(yk, idx), _pick(heights, idx)
     d0, d1 = _pick(deriv, idx), _pick(deriv[..., 1:], idx)
     s = h / w
+    curve = d1 + d0 - 2 * s
     if inverse:
         dy = xc - y_k
-        a = h * (s - d0) + dy * (d1 + d0 - 2 * s)
-        b = h * d0 - dy * (d1 + d0 - 2 * s)
+        a = h * (s - d0) + dy * curve
+        b = h * d0 - dy * curve
         c = -s * dy
         disc = (b.pow(2) - 4 * a * c).clamp(min=0.0)
         theta = (2 * c / (-b - torch.sqrt(disc))).clamp(0.0, 1.0)
-        out = theta * w + x_k
     else:
         theta = ((xc - x_k) / w).clamp(0.0, 1.0)
-        tt = theta * (1 - theta)
-        out = y_k + h * (s * theta.pow(2) + d0 * tt) / (s + (d1 + d0 - 2 * s) * tt)
     tt = theta * (1 - theta)
-    den = s + (d1 + d0 - 2 * s) * tt
+    den = s + curve * tt
+    out = theta * w + x_k if inverse else y_k + h * (s * theta.pow(2) + d0 * tt) / den
     log_d = (2 * torch.log(s) + torch.log(d1 * theta.pow(2) + 2 * s * tt + d0 * (1 - theta).pow(2))
              - 2 * torch.log(den))
     if inverse:

@@ -37,8 +37,13 @@ import math
 import torch
 from torch import Tensor, nn
 
-from nfpo.flows import AffineCoupling, Bijection, FlowSequence, standard_normal_log_prob
-from nfpo.flows.spline import SplineCoupling
+from nfpo.flows import (
+    AffineCoupling,
+    Bijection,
+    FlowSequence,
+    SplineCoupling,
+    standard_normal_log_prob,
+)
 from nfpo.nets import mlp, orthogonal_init
 from nfpo.policies.base import ActionBound, Policy
 
