@@ -208,6 +208,9 @@ class PPOConfig:
     (soft returns, Haarnoja et al. 2017). ent_coef rewards spread in each action; this also
     rewards keeping several trajectories whose soft values are equal. Needs
     ``--action-bound tanh`` (the entropy of a clipped action's pre-clip sample is unbounded)."""
+    ent_reward_coef_final: float | None = None
+    """anneal ent_reward_coef linearly to this value over training (None: constant): soft
+    returns that spread the policy over every mode first, then let each one sharpen."""
     outcome_bonus: float = 0.0
     """outcome-entropy bonus (multimodal tasks): at each episode's end add this times the
     centred -log density of the episode's descriptor (mean observation and action) among the
@@ -215,6 +218,13 @@ class PPOConfig:
     outcome_bandwidth: float = 0.5
     """kernel width of that density, in normalized observation / action units."""
     outcome_buffer: int = 256
+    state_bonus: float = 0.0
+    """state-marginal entropy bonus (multimodal tasks): add this times the centred -log density
+    of every step's normalized observation among the last ``state_bonus_buffer`` observations
+    (all envs), so rarely visited states pay (nfpo.algo.outcome.StateNovelty; 0: off)."""
+    state_bonus_bandwidth: float = 0.5
+    """kernel width of that density, in normalized observation units."""
+    state_bonus_buffer: int = 2048
     vf_coef: float = 0.5
     max_grad_norm: float = 0.5
     flow_lr_scale: float = 1.0
@@ -268,6 +278,11 @@ class PPOConfig:
         _check(self.outcome_bonus >= 0, "outcome_bonus", self.outcome_bonus, "a number >= 0")
         _check(self.outcome_bandwidth > 0, "outcome_bandwidth", self.outcome_bandwidth, "> 0")
         _check(self.outcome_buffer >= 2, "outcome_buffer", self.outcome_buffer, ">= 2")
+        _check(self.state_bonus >= 0, "state_bonus", self.state_bonus, "a number >= 0")
+        _check(self.state_bonus_bandwidth > 0, "state_bonus_bandwidth",
+               self.state_bonus_bandwidth, "> 0")
+        _check(self.state_bonus_buffer >= 2, "state_bonus_buffer", self.state_bonus_buffer,
+               ">= 2")
         _check(self.target_entropy is None or math.isfinite(self.target_entropy),
                "target_entropy", self.target_entropy, "a finite number or None")
         _check(self.entropy_lr > 0, "entropy_lr", self.entropy_lr, "a number > 0")
@@ -278,6 +293,8 @@ class PPOConfig:
                "coefficient)")
         _check(self.ent_reward_coef >= 0, "ent_reward_coef", self.ent_reward_coef,
                "a number >= 0")
+        _check(self.ent_reward_coef_final is None or self.ent_reward_coef_final >= 0,
+               "ent_reward_coef_final", self.ent_reward_coef_final, "a number >= 0 or None")
         _check(self.max_grad_norm > 0, "max_grad_norm", self.max_grad_norm, "a number > 0")
         _check(self.target_kl is None or self.target_kl > 0, "target_kl", self.target_kl,
                "a number > 0 or None")
@@ -374,7 +391,8 @@ class TrainConfig:
         cfg.policy.validate()
         cfg.ppo.validate(cfg.env.num_envs)
         cfg.run.validate()
-        _check(cfg.ppo.ent_reward_coef == 0 or cfg.policy.action_bound == "tanh",
+        _check((cfg.ppo.ent_reward_coef == 0 and not cfg.ppo.ent_reward_coef_final)
+               or cfg.policy.action_bound == "tanh",
                "ent_reward_coef", cfg.ppo.ent_reward_coef,
                "0 with --action-bound clip (the pre-clip action's entropy is unbounded); "
                "use --action-bound tanh for an entropy reward")

@@ -20,7 +20,7 @@ from nfpo import rng
 from nfpo.agent import Agent, resolve_device
 from nfpo.algo import PPO
 from nfpo.algo.diagnostics import rollout_stats
-from nfpo.algo.outcome import EpisodeDescriptors, OutcomeBonus
+from nfpo.algo.outcome import EpisodeDescriptors, OutcomeBonus, StateNovelty
 from nfpo.checkpoint import (
     atomic_write_text,
     flatten_optimizer,
@@ -99,6 +99,8 @@ class Trainer:
         p = cfg.ppo
         self.outcome = OutcomeBonus(p.outcome_bonus, p.outcome_bandwidth, p.outcome_buffer) \
             if p.outcome_bonus else None
+        self.state_novelty = StateNovelty(p.state_bonus, p.state_bonus_bandwidth,
+                                          p.state_bonus_buffer) if p.state_bonus else None
         self._descr = EpisodeDescriptors(e.num_envs, self.spec.obs_dim, self.spec.act_dim)
 
     # --- persistence ----------------------------------------------------------------------
@@ -117,6 +119,8 @@ class Trainer:
             "reward_scaler": self.reward_scaler.state_dict(),
             **rng.capture(),
             "outcome": self.outcome.state_dict() if self.outcome is not None else None,
+            "state_novelty": (self.state_novelty.state_dict()
+                              if self.state_novelty is not None else None),
             "loop": self._loop_state(),
             **extra,
         }
@@ -182,6 +186,8 @@ class Trainer:
         self.wandb_id = state.get("wandb_id", self.wandb_id)
         if self.outcome is not None:
             self.outcome.load_state_dict(state["outcome"])
+        if self.state_novelty is not None:
+            self.state_novelty.load_state_dict(state["state_novelty"])
         torch.set_rng_state(tensors["rng.torch"])
         self.generator.set_state(tensors["rng.generator"])
         rng.restore(state)
@@ -298,6 +304,7 @@ class Trainer:
         ``self.stats``; returns the next observation."""
         cfg, agent, spec = self.cfg, self.agent, self.spec
         ended_before = self.stats.pending
+        alpha = self.ppo.ent_reward_coef
         for _ in range(cfg.ppo.num_steps):
             x, xc = self._inputs(obs, update_norm=cfg.env.normalize_obs)
             with torch.inference_mode():
@@ -326,8 +333,10 @@ class Trainer:
             if self.outcome is not None:  # outcome-entropy bonus at each episode's end
                 reward = self.outcome.add_to_rewards(self._descr, x.cpu().numpy(), a, reward,
                                                      done & ~dropped, done)
-            if cfg.ppo.ent_reward_coef:  # soft returns: the entropy reward -alpha log pi
-                reward = reward - cfg.ppo.ent_reward_coef * logp.cpu().numpy()
+            if self.state_novelty is not None:  # state-marginal entropy bonus, every step
+                reward = reward + self.state_novelty.bonus(x.cpu().numpy())
+            if alpha:  # soft returns: the entropy reward -alpha log pi
+                reward = reward - alpha * logp.cpu().numpy()
             r = self.reward_scaler(reward, done) if cfg.env.scale_reward else reward.copy()
             timeouts = np.flatnonzero(trunc & ~term)
             if len(timeouts):  # bootstrap V(s_final) on truncation, not on termination

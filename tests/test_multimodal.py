@@ -227,3 +227,46 @@ def test_outcome_bonus_is_minus_coef_log_share_between_separated_clusters():
     restored = OutcomeBonus(2.0, 0.3, 2000)
     restored.load_state_dict(json.loads(json.dumps(ob.state_dict())))
     np.testing.assert_array_equal(restored.bonus(centers), ob.bonus(centers))
+
+
+def test_kernel_novelty_ring_buffer_keeps_the_newest_points_in_order():
+    from nfpo.algo.outcome import StateNovelty
+
+    pts = np.arange(50, dtype=float).reshape(25, 2)
+    sn = StateNovelty(coef=1.0, bandwidth=0.5, buffer=8)
+    for chunk in np.array_split(pts, 7):
+        sn.bonus(chunk)
+    np.testing.assert_array_equal(sn.buffer, pts[-8:])  # oldest first, as saved
+    # a point far from every stored one earns more than a stored one
+    far, near = sn.bonus(np.array([[100.0, 100.0], [48.0, 49.0]]))
+    assert far > near + 10
+
+
+def test_state_bonus_and_annealed_soft_returns_reach_the_rewards(tmp_path):
+    """--state-bonus adds the novelty of each step's observation to its reward, and
+    --ent-reward-coef-final anneals alpha linearly (logged as policy/ent_reward_coef)."""
+    from nfpo.config import TrainConfig
+    from nfpo.logger import read_metrics
+    from nfpo.runner import Trainer
+
+    def run(name, **ppo):
+        cfg = TrainConfig()
+        cfg.env.id, cfg.env.num_envs, cfg.policy.action_bound = "nfpo/MultiGoal-v0", 2, "tanh"
+        cfg.ppo.num_steps, cfg.ppo.num_minibatches, cfg.ppo.num_epochs = 64, 2, 2
+        for k, v in ppo.items():
+            setattr(cfg.ppo, k, v)
+        cfg.run.total_steps, cfg.run.run_dir = 4 * 128, str(tmp_path / name)
+        cfg.run.progress = cfg.run.tensorboard = cfg.run.report = False
+        cfg.run.eval_episodes = 0
+        tr = Trainer(cfg)
+        tr.train()
+        return tr, read_metrics(tmp_path / name)
+
+    tr, m = run("anneal", ent_reward_coef=0.2, ent_reward_coef_final=0.0)
+    assert tr.ppo.ent_reward_coef == pytest.approx(0.0)
+    np.testing.assert_allclose(m["policy/ent_reward_coef"], [0.2, 0.15, 0.1, 0.05], atol=1e-9)
+    plain, _ = run("plain")
+    novel, _ = run("novel", state_bonus=1.0)
+    assert len(novel.state_novelty.buffer) == 4 * 64 * 2  # every step of every env
+    r_plain, r_novel = plain.storage.rewards, novel.storage.rewards
+    assert not np.allclose(r_plain, r_novel)

@@ -20,6 +20,9 @@ def cfg_for(run_dir, env, kind, randomize="", outcome_bonus=0.0):
     cfg = TrainConfig()
     cfg.env.id, cfg.env.num_envs, cfg.env.randomize = env, 2, randomize
     cfg.policy.kind, cfg.ppo.outcome_bonus = kind, outcome_bonus
+    if outcome_bonus:  # the multimodal recipe's other state: novelty buffer, annealed alpha
+        cfg.ppo.state_bonus, cfg.policy.action_bound = 0.1, "tanh"
+        cfg.ppo.ent_reward_coef, cfg.ppo.ent_reward_coef_final = 0.1, 0.0
     cfg.ppo.num_steps, cfg.ppo.num_minibatches, cfg.ppo.num_epochs = 64, 2, 2
     cfg.run.total_steps, cfg.run.run_dir = 6 * 128, str(run_dir)
     cfg.run.progress, cfg.run.tensorboard, cfg.run.checkpoint_every = False, False, 1
@@ -48,7 +51,7 @@ def rows(run_dir):
     ("nfpo/PointReach-v0", "flow", "", 0.0),
     ("Hopper-v5", "flow", "", 0.0),
     ("Hopper-v5", "gaussian", "mass=0.8:1.2,obs_noise=0.05,delay=1", 0.0),
-    ("nfpo/MultiGoal-v0", "flow", "", 1.0),  # the outcome bonus's buffer and descriptors
+    ("nfpo/MultiGoal-v0", "flow", "", 1.0),  # outcome/state bonus buffers, descriptors
 ])
 def test_interrupted_and_resumed_equals_uninterrupted(tmp_path, env, kind, randomize, outcome):
     ref = Trainer(cfg_for(tmp_path / "a", env, kind, randomize, outcome))
@@ -61,7 +64,9 @@ def test_interrupted_and_resumed_equals_uninterrupted(tmp_path, env, kind, rando
     resumed = Trainer.resume(tmp_path / "b")
     resumed.train()
     if outcome:
-        assert ref.outcome.buffer and ref.outcome.state_dict() == resumed.outcome.state_dict()
+        for k in ("outcome", "state_novelty"):
+            a, b = getattr(ref, k), getattr(resumed, k)
+            assert len(a.buffer) and a.state_dict() == b.state_dict(), k
     for k, v in ref.agent.tensors().items():
         assert torch.equal(resumed.agent.tensors()[k], v), k
     for k, v in ref.ppo.optimizer.state_dict()["state"].items():

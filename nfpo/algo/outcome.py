@@ -29,41 +29,83 @@ from typing import Any
 import numpy as np
 
 
-class OutcomeBonus:
-    """``bonus(descriptors)`` -> per-episode bonus, then the descriptors join the buffer.
+class KernelNovelty:
+    """``bonus(points)`` -> ``coef * (-log p_hat(point) - c)`` per point, then the points join
+    a ring buffer of the newest ``buffer`` points (the density the next points are scored
+    under).
 
     ``coef``: the bonus scale (reward units); ``bandwidth``: kernel width h; ``buffer``: the
-    number of recent episodes the density is fitted to; ``ema``: rate of the centring mean."""
+    number of recent points the density is fitted to; ``ema``: rate of the centring mean c."""
 
     def __init__(self, coef: float, bandwidth: float = 0.5, buffer: int = 256,
                  ema: float = 0.05) -> None:
         self.coef, self.h, self.size, self.ema = coef, bandwidth, buffer, ema
-        self.buffer: list[list[float]] = []
+        self._data: np.ndarray | None = None  # [size, D] ring, oldest at self._next once full
+        self._count = 0
         self.center = math.nan
 
+    @property
+    def buffer(self) -> np.ndarray:
+        """The stored points, oldest first ``[M, D]``."""
+        if self._data is None:
+            return np.zeros((0, 0))
+        if self._count < self.size:
+            return self._data[:self._count]
+        i = self._count % self.size
+        return np.concatenate([self._data[i:], self._data[:i]])
+
+    def _push(self, d: np.ndarray) -> None:
+        d = d[-self.size:]
+        if self._data is None:
+            self._data = np.zeros((self.size, d.shape[1]))
+        idx = (self._count + np.arange(len(d))) % self.size
+        self._data[idx] = d
+        self._count += len(d)
+
     def neg_log_density(self, d: np.ndarray) -> np.ndarray:
-        """-log p_hat of descriptors ``[E, D]`` under the buffer (the kernel's normalizing
-        constant omitted: it cancels in the centred bonus)."""
-        b = np.asarray(self.buffer, dtype=np.float64)  # [M, D]
+        """-log p_hat of points ``[E, D]`` under the buffer (the kernel's normalizing constant
+        omitted: it cancels in the centred bonus)."""
+        b = self.buffer  # [M, D]
         sq = ((d[:, None, :] - b[None, :, :]) ** 2).sum(-1) / (2 * self.h**2)  # [E, M]
         m = sq.min(1, keepdims=True)
         logsum = -m[:, 0] + np.log(np.exp(-(sq - m)).sum(1))
         return -(logsum - math.log(len(b)))
 
-    def bonus(self, descriptors: np.ndarray) -> np.ndarray:
-        """Bonuses of the episodes that just ended (``[E, D]`` -> ``[E]``); 0 until the buffer
-        holds a first batch of episodes."""
-        d = np.asarray(descriptors, dtype=np.float64).reshape(len(descriptors), -1)
+    def bonus(self, points: np.ndarray) -> np.ndarray:
+        """Bonuses of new points (``[E, D]`` -> ``[E]``); 0 until the buffer holds a first
+        batch of points."""
+        d = np.asarray(points, dtype=np.float64).reshape(len(points), -1)
         out = np.zeros(len(d))
-        if self.buffer and len(d):
+        if self._count and len(d):
             nld = self.neg_log_density(d)
             if math.isnan(self.center):
                 self.center = float(nld.mean())
             out = self.coef * (nld - self.center)
             self.center += self.ema * (float(nld.mean()) - self.center)
-        self.buffer.extend(d.tolist())
-        del self.buffer[:-self.size]
+        if len(d):
+            self._push(d)
         return out
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"buffer": self.buffer.tolist(), "center": self.center}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._data, self._count = None, 0
+        if state["buffer"]:
+            self._push(np.asarray(state["buffer"], dtype=np.float64))
+        self.center = float(state["center"])
+
+
+class StateNovelty(KernelNovelty):
+    """State-marginal entropy bonus: every step's normalized observation ``x`` earns
+    ``coef * (-log p_hat(x) - c)`` under the density of the last ``buffer`` observations, so
+    PPO follows max E[sum_t r_t] + coef * H(d_pi(s)) (approximately): rarely visited states
+    pay, whichever action or episode led there. Unlike the outcome bonus it acts from the
+    first update and within an episode, before any mode has been reached (nfpo.runner)."""
+
+
+class OutcomeBonus(KernelNovelty):
+    """The kernel novelty of episode descriptors, added at each episode's end."""
 
     def add_to_rewards(self, descr: EpisodeDescriptors, x: np.ndarray, action: np.ndarray,
                        reward: np.ndarray, scored: np.ndarray, ended: np.ndarray) -> np.ndarray:
@@ -80,12 +122,6 @@ class OutcomeBonus:
         reward[ids] += self.bonus(np.stack([d[int(i)] for i in ids]))
         return reward
 
-    def state_dict(self) -> dict[str, Any]:
-        return {"buffer": self.buffer, "center": self.center}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.buffer = [list(map(float, b)) for b in state["buffer"]]
-        self.center = float(state["center"])
 
 
 class EpisodeDescriptors:

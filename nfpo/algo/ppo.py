@@ -154,6 +154,7 @@ class PPO:
             err = (self.policy.log_prob(full.obs, full.actions) - full.log_probs).abs()
         ratio_err = err.max().item() if err.numel() else 0.0
 
+        alpha = self.ent_reward_coef  # before updates_done moves on
         stats = UpdateStats()
         early_stop, kl_at_stop = 0.0, math.nan
         kl_stop = KLStop(cfg.target_kl, cfg.kl_stop)
@@ -235,6 +236,8 @@ class PPO:
             "train/minibatch_steps": float(stats.n),
             "value/explained_variance": float(ev),
         })
+        if cfg.ent_reward_coef or cfg.ent_reward_coef_final:  # the alpha this batch used
+            metrics["policy/ent_reward_coef"] = alpha
         return metrics
 
     def _entropy_bonus(self, obs: Tensor, ratio: Tensor, new_logp: Tensor) -> Tensor:
@@ -254,6 +257,16 @@ class PPO:
         if cfg.ent_coef_final is None:
             return cfg.ent_coef
         return linear(cfg.ent_coef, cfg.ent_coef_final,
+                      min(self.updates_done, self.num_updates), self.num_updates)
+
+    @property
+    def ent_reward_coef(self) -> float:
+        """The soft-return coefficient alpha of this update: ``ent_reward_coef``, annealed
+        linearly to ``ent_reward_coef_final`` over the updates if set."""
+        cfg = self.cfg
+        if cfg.ent_reward_coef_final is None:
+            return cfg.ent_reward_coef
+        return linear(cfg.ent_reward_coef, cfg.ent_reward_coef_final,
                       min(self.updates_done, self.num_updates), self.num_updates)
 
     def update_entropy_coef(self, entropy: float) -> None:
