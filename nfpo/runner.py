@@ -20,7 +20,6 @@ from nfpo import rng
 from nfpo.agent import Agent, resolve_device
 from nfpo.algo import PPO
 from nfpo.algo.diagnostics import rollout_stats
-from nfpo.algo.outcome import EpisodeDescriptors, OutcomeBonus, StateNovelty
 from nfpo.checkpoint import (
     atomic_write_text,
     flatten_optimizer,
@@ -29,16 +28,14 @@ from nfpo.checkpoint import (
     save_checkpoint,
     unflatten_optimizer,
 )
+from nfpo.collector import Collector
 from nfpo.config import TrainConfig
 from nfpo.envs import env_spec, import_env_modules, make_vec_env, parse_perturb
-from nfpo.envs.nonfinite import NonFiniteFilter
 from nfpo.envs.state import UnsupportedEnvState, get_env_state, set_env_state
-from nfpo.envs.terms import EpisodeTerms
 from nfpo.episodes import EpisodeStats
 from nfpo.errors import CheckpointError, DivergenceError
 from nfpo.guard import DivergenceGuard
 from nfpo.logger import MetricsLogger, truncate_metrics, wandb_options
-from nfpo.normalization import RewardScaler
 from nfpo.progress import Progress
 from nfpo.run_dir import RunDir
 from nfpo.storage import RolloutStorage
@@ -82,7 +79,6 @@ class Trainer:
                        self.generator, compile=cfg.run.compile)
         self.storage = RolloutStorage(cfg.ppo.num_steps, cfg.env.num_envs, self.spec.obs_dim,
                                       self.spec.act_dim, self.spec.critic_obs_dim, self.device)
-        self.reward_scaler = RewardScaler(cfg.env.num_envs, cfg.ppo.gamma, cfg.env.clip_reward)
         self.global_step = 0
         self.update_idx = 0
         self.wall_time = 0.0
@@ -94,14 +90,8 @@ class Trainer:
         self._restored: dict[str, Any] | None = None  # env states etc. from a checkpoint
         self._obs: np.ndarray | None = None  # next observation, set by train()
         self.guard = DivergenceGuard(cfg.run.guard)
-        self._terms = EpisodeTerms(cfg.env.num_envs)
-        self.nonfinite = NonFiniteFilter(cfg.env.nonfinite, self.envs, self._last_good)
-        p = cfg.ppo
-        self.outcome = OutcomeBonus(p.outcome_bonus, p.outcome_bandwidth, p.outcome_buffer) \
-            if p.outcome_bonus else None
-        self.state_novelty = StateNovelty(p.state_bonus, p.state_bonus_bandwidth,
-                                          p.state_bonus_buffer) if p.state_bonus else None
-        self._descr = EpisodeDescriptors(e.num_envs, self.spec.obs_dim, self.spec.act_dim)
+        self.collector = Collector(cfg, self.envs, self.spec, self.agent, self.storage,
+                                   self.stats, self.device, self._last_good)
 
     # --- persistence ----------------------------------------------------------------------
     def save(self, name: str | None = None, **extra: Any) -> Path:
@@ -116,11 +106,8 @@ class Trainer:
             "best_eval_return": self.best_eval_return, "wandb_id": self.wandb_id,
             "ppo": {**{k: v for k, v in self.ppo.state_dict().items() if k != "optimizer"},
                     **opt_meta},
-            "reward_scaler": self.reward_scaler.state_dict(),
+            **self.collector.state_dict(),
             **rng.capture(),
-            "outcome": self.outcome.state_dict() if self.outcome is not None else None,
-            "state_novelty": (self.state_novelty.state_dict()
-                              if self.state_novelty is not None else None),
             "loop": self._loop_state(),
             **extra,
         }
@@ -143,8 +130,7 @@ class Trainer:
         except UnsupportedEnvState:
             return None
         return {"obs": self._obs.tolist(), "ep_ret": self._ep_ret.tolist(),
-                "ep_len": self._ep_len.tolist(), "envs": envs,
-                "terms": self._terms.state_dict(), "descriptors": self._descr.state_dict()}
+                "ep_len": self._ep_len.tolist(), "envs": envs, **self.collector.loop_state()}
 
     @classmethod
     def resume(cls, run_dir: Path, total_steps: int | None = None) -> Trainer:
@@ -177,17 +163,13 @@ class Trainer:
         ppo_state = state["ppo"]
         self.ppo.load_state_dict({**ppo_state,
                                   "optimizer": unflatten_optimizer(tensors, ppo_state)})
-        self.reward_scaler.load_state_dict(state["reward_scaler"])
+        self.collector.load_state_dict(state)
         self.global_step, self.update_idx = state["global_step"], state["update"]
         self.wall_time = state["wall_time"]
         self.stats.load_state_dict(state)
         self.best_eval_return = max(state.get("best_eval_return", -math.inf),
                                     self.run.best_eval_return())
         self.wandb_id = state.get("wandb_id", self.wandb_id)
-        if self.outcome is not None:
-            self.outcome.load_state_dict(state["outcome"])
-        if self.state_novelty is not None:
-            self.state_novelty.load_state_dict(state["state_novelty"])
         torch.set_rng_state(tensors["rng.torch"])
         self.generator.set_state(tensors["rng.generator"])
         rng.restore(state)
@@ -225,10 +207,7 @@ class Trainer:
             obs = np.asarray(self._restored["obs"], dtype=obs.dtype)
             ep_ret = np.asarray(self._restored["ep_ret"], dtype=np.float64)
             ep_len = np.asarray(self._restored["ep_len"], dtype=np.int64)
-            if "terms" in self._restored:
-                self._terms.load_state_dict(self._restored["terms"])
-            if "descriptors" in self._restored:
-                self._descr.load_state_dict(self._restored["descriptors"])
+            self.collector.load_loop_state(self._restored)
         elif self.update_idx > 0:
             print("note: env states were not in the checkpoint; environments restart from a "
                   "reset (the resumed run is not bit-identical)", file=sys.stderr)
@@ -300,81 +279,10 @@ class Trainer:
 
     def _rollout(self, obs: np.ndarray, ep_ret: np.ndarray, ep_len: np.ndarray
                  ) -> np.ndarray:
-        """Fill the storage with ``num_steps`` steps of every env, passing finished episodes to
-        ``self.stats``; returns the next observation."""
-        cfg, agent, spec = self.cfg, self.agent, self.spec
-        ended_before = self.stats.pending
-        alpha = self.ppo.ent_reward_coef
-        for _ in range(cfg.ppo.num_steps):
-            x, xc = self._inputs(obs, update_norm=cfg.env.normalize_obs)
-            with torch.inference_mode():
-                u, logp = agent.policy.sample(x)
-                value = agent.critic(xc)
-            a = agent.policy.to_action(u).cpu().numpy()
-            obs, reward, term, trunc, info = self.envs.step(spec.scale_action(a))
-            dropped = self.nonfinite.check(obs, reward, term, trunc, self.global_step +
-                                           self.storage.step * cfg.env.num_envs,
-                                           self.update_idx)
-            self.stats.drop(int(dropped.sum()))
-            done = term | trunc
-            ep_ret += reward
-            ep_len += 1
-            final = info.get("final_info", {})
-            self._terms.add(info, done)
-            for i in np.flatnonzero(done):
-                terms = self._terms.pop(i)
-                if not dropped[i]:
-                    mode = None
-                    if "mode" in final and final["_mode"][i]:
-                        ok = final["success"][i] if "success" in final else final["mode"][i] >= 0
-                        mode = (int(final["mode"][i]), int(final["num_modes"][i]), float(ok))
-                    self.stats.add(float(ep_ret[i]), int(ep_len[i]), terms, mode)
-                ep_ret[i], ep_len[i] = 0.0, 0
-            if self.outcome is not None:  # outcome-entropy bonus at each episode's end
-                reward = self.outcome.add_to_rewards(self._descr, x.cpu().numpy(), a, reward,
-                                                     done & ~dropped, done)
-            if self.state_novelty is not None:  # state-marginal entropy bonus, every step
-                reward = reward + self.state_novelty.bonus(x.cpu().numpy())
-            if alpha:  # soft returns: the entropy reward -alpha log pi
-                reward = reward - alpha * logp.cpu().numpy()
-            r = self.reward_scaler(reward, done) if cfg.env.scale_reward else reward.copy()
-            timeouts = np.flatnonzero(trunc & ~term)
-            if len(timeouts):  # bootstrap V(s_final) on truncation, not on termination
-                _, xc_final = self._inputs(np.stack([info["final_obs"][i] for i in timeouts]))
-                with torch.no_grad():
-                    v_final = agent.critic(xc_final).cpu().numpy()
-                r[timeouts] += cfg.ppo.gamma * v_final
-            self.storage.add(x, u, logp, value, r, done, xc)
-        with torch.no_grad():
-            last_value = agent.critic(self._inputs(obs)[1])
-        self.storage.compute_returns(last_value, cfg.ppo.gamma, cfg.ppo.gae_lambda)
-        self.nonfinite.end_update(self.update_idx + 1, self.stats.pending - ended_before,
-                                  self.stats.dropped)
-        return obs
-
-    def _inputs(self, obs: np.ndarray, update_norm: bool = False
-                ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Normalized (actor, critic) inputs ``[B, O]``, ``[B, C or O]`` of raw env
-        observations (``[actor | critic]`` with an asymmetric critic, ``EnvSpec.split``); with
-        ``update_norm`` the running normalizers take them in first."""
-        if self.device.type == "cpu":  # numpy: fewer small torch calls per step
-            o, co = (np.array(o, dtype=np.float32) for o in self.spec.split(obs))
-            if update_norm:
-                self.agent.obs_norm.update(o)
-                if self.spec.critic_obs_dim:
-                    self.agent.critic_norm.update(co)
-            x, xc = self.agent.norm_numpy(o, co)
-            xt = torch.from_numpy(x)
-            return xt, (xt if xc is x else torch.from_numpy(xc))
-        obs_t, cobs_t = (torch.as_tensor(o, dtype=torch.float32, device=self.device)
-                         for o in self.spec.split(obs))
-        if update_norm:
-            self.agent.obs_norm.update(obs_t)
-            if self.spec.critic_obs_dim:
-                self.agent.critic_norm.update(cobs_t)
-        with torch.inference_mode():
-            x = self.agent.norm(obs_t)
-            return x, self.agent.norm_critic(cobs_t, x)
+        """Fill the storage with one rollout (``Collector.collect``); returns the next
+        observation."""
+        return self.collector.collect(obs, ep_ret, ep_len, self.ppo.ent_reward_coef,
+                                      self.global_step, self.update_idx)
 
     def _record_clip(self, logger: MetricsLogger) -> None:
         """One deterministic episode to RUN_DIR/videos/update_NNNNNN.mp4, and its middle frame

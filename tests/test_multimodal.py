@@ -267,6 +267,6 @@ def test_state_bonus_and_annealed_soft_returns_reach_the_rewards(tmp_path):
     np.testing.assert_allclose(m["policy/ent_reward_coef"], [0.2, 0.15, 0.1, 0.05], atol=1e-9)
     plain, _ = run("plain")
     novel, _ = run("novel", state_bonus=1.0)
-    assert len(novel.state_novelty.buffer) == 4 * 64 * 2  # every step of every env
+    assert len(novel.collector.state_novelty.buffer) == 4 * 64 * 2  # every step of every env
     r_plain, r_novel = plain.storage.rewards, novel.storage.rewards
     assert not np.allclose(r_plain, r_novel)

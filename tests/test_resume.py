@@ -65,7 +65,7 @@ def test_interrupted_and_resumed_equals_uninterrupted(tmp_path, env, kind, rando
     resumed.train()
     if outcome:
         for k in ("outcome", "state_novelty"):
-            a, b = getattr(ref, k), getattr(resumed, k)
+            a, b = getattr(ref.collector, k), getattr(resumed.collector, k)
             assert len(a.buffer) and a.state_dict() == b.state_dict(), k
     for k, v in ref.agent.tensors().items():
         assert torch.equal(resumed.agent.tensors()[k], v), k

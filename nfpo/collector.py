@@ -1,0 +1,161 @@
+"""Rollout collection: step the vector env with the agent's policy and fill a RolloutStorage.
+
+Per step: normalize the observation (and update the running statistics), sample u ~ pi(.|s)
+and V(s), step the envs, check for non-finite values, book finished episodes into
+``EpisodeStats``, and build the reward PPO learns from:
+
+    r_t = scale( r_env + b_outcome (at an episode's end) + b_state - alpha log pi(u_t|s_t) )
+          + gamma V(s_final)   on truncation (time-out bootstrap; termination cuts)
+
+(``nfpo.algo.outcome`` for the bonuses, soft returns with ``alpha = ent_reward_coef``, the
+reward scaler of ``nfpo.normalization``). After ``num_steps`` steps the storage computes
+GAE(lambda) from V(s_T). The collector owns the state that lives across updates: reward
+scaler, bonus buffers, per-env episode bookkeeping; ``state_dict`` / ``loop_state`` hold what a
+bit-identical resume needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+
+from nfpo.agent import Agent
+from nfpo.algo.outcome import EpisodeDescriptors, OutcomeBonus, StateNovelty
+from nfpo.config import TrainConfig
+from nfpo.envs import EnvSpec
+from nfpo.envs.nonfinite import NonFiniteFilter
+from nfpo.envs.terms import EpisodeTerms
+from nfpo.episodes import EpisodeStats
+from nfpo.normalization import RewardScaler
+from nfpo.storage import RolloutStorage
+
+
+class Collector:
+    """``collect(obs, ep_ret, ep_len, ...)`` fills ``storage`` with ``num_steps`` steps of
+    every env. ``last_good``: a callback naming the last good checkpoint (error messages)."""
+
+    def __init__(self, cfg: TrainConfig, envs: Any, spec: EnvSpec, agent: Agent,
+                 storage: RolloutStorage, stats: EpisodeStats, device: torch.device,
+                 last_good: Callable[[], str]) -> None:
+        self.cfg, self.envs, self.spec, self.agent = cfg, envs, spec, agent
+        self.storage, self.stats, self.device = storage, stats, device
+        n, p = cfg.env.num_envs, cfg.ppo
+        self.reward_scaler = RewardScaler(n, p.gamma, cfg.env.clip_reward)
+        self.nonfinite = NonFiniteFilter(cfg.env.nonfinite, envs, last_good)
+        self.terms = EpisodeTerms(n)
+        self.descr = EpisodeDescriptors(n, spec.obs_dim, spec.act_dim)
+        self.outcome = OutcomeBonus(p.outcome_bonus, p.outcome_bandwidth, p.outcome_buffer) \
+            if p.outcome_bonus else None
+        self.state_novelty = StateNovelty(p.state_bonus, p.state_bonus_bandwidth,
+                                          p.state_bonus_buffer) if p.state_bonus else None
+
+    def collect(self, obs: np.ndarray, ep_ret: np.ndarray, ep_len: np.ndarray, alpha: float,
+                global_step: int, update_idx: int) -> np.ndarray:
+        """Fill the storage from observation ``obs`` ``[N, O]`` (``ep_ret``/``ep_len``: the
+        running episodes, updated in place); ``alpha``: the soft-return coefficient of this
+        rollout. Returns the next observation."""
+        cfg, agent, spec, storage = self.cfg, self.agent, self.spec, self.storage
+        ended_before = self.stats.pending
+        for _ in range(cfg.ppo.num_steps):
+            x, xc = self.inputs(obs, update_norm=cfg.env.normalize_obs)
+            with torch.inference_mode():
+                u, logp = agent.policy.sample(x)
+                value = agent.critic(xc)
+            a = agent.policy.to_action(u).cpu().numpy()
+            obs, reward, term, trunc, info = self.envs.step(spec.scale_action(a))
+            dropped = self.nonfinite.check(obs, reward, term, trunc, global_step +
+                                           storage.step * cfg.env.num_envs, update_idx)
+            self.stats.drop(int(dropped.sum()))
+            done = term | trunc
+            ep_ret += reward
+            ep_len += 1
+            self._book_episodes(info, done, dropped, ep_ret, ep_len)
+            if self.outcome is not None:  # outcome-entropy bonus at each episode's end
+                reward = self.outcome.add_to_rewards(self.descr, x.cpu().numpy(), a, reward,
+                                                     done & ~dropped, done)
+            if self.state_novelty is not None:  # state-marginal entropy bonus, every step
+                reward = reward + self.state_novelty.bonus(x.cpu().numpy())
+            if alpha:  # soft returns: the entropy reward -alpha log pi
+                reward = reward - alpha * logp.cpu().numpy()
+            r = self.reward_scaler(reward, done) if cfg.env.scale_reward else reward.copy()
+            timeouts = np.flatnonzero(trunc & ~term)
+            if len(timeouts):  # bootstrap V(s_final) on truncation, not on termination
+                _, xc_final = self.inputs(np.stack([info["final_obs"][i] for i in timeouts]))
+                with torch.no_grad():
+                    v_final = agent.critic(xc_final).cpu().numpy()
+                r[timeouts] += cfg.ppo.gamma * v_final
+            storage.add(x, u, logp, value, r, done, xc)
+        with torch.no_grad():
+            last_value = agent.critic(self.inputs(obs)[1])
+        storage.compute_returns(last_value, cfg.ppo.gamma, cfg.ppo.gae_lambda)
+        self.nonfinite.end_update(update_idx + 1, self.stats.pending - ended_before,
+                                  self.stats.dropped)
+        return obs
+
+    def _book_episodes(self, info: dict[str, Any], done: np.ndarray, dropped: np.ndarray,
+                       ep_ret: np.ndarray, ep_len: np.ndarray) -> None:
+        """Pass every finished, kept episode (return, length, reward terms, and the mode of
+        multimodal tasks) to ``stats``; restart its running sums."""
+        final = info.get("final_info", {})
+        self.terms.add(info, done)
+        for i in np.flatnonzero(done):
+            terms = self.terms.pop(i)
+            if not dropped[i]:
+                mode = None
+                if "mode" in final and final["_mode"][i]:
+                    ok = final["success"][i] if "success" in final else final["mode"][i] >= 0
+                    mode = (int(final["mode"][i]), int(final["num_modes"][i]), float(ok))
+                self.stats.add(float(ep_ret[i]), int(ep_len[i]), terms, mode)
+            ep_ret[i], ep_len[i] = 0.0, 0
+
+    def inputs(self, obs: np.ndarray, update_norm: bool = False
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Normalized (actor, critic) inputs ``[B, O]``, ``[B, C or O]`` of raw env
+        observations (``[actor | critic]`` with an asymmetric critic, ``EnvSpec.split``); with
+        ``update_norm`` the running normalizers take them in first."""
+        if self.device.type == "cpu":  # numpy: fewer small torch calls per step
+            o, co = (np.array(o, dtype=np.float32) for o in self.spec.split(obs))
+            if update_norm:
+                self.agent.obs_norm.update(o)
+                if self.spec.critic_obs_dim:
+                    self.agent.critic_norm.update(co)
+            x, xc = self.agent.norm_numpy(o, co)
+            xt = torch.from_numpy(x)
+            return xt, (xt if xc is x else torch.from_numpy(xc))
+        obs_t, cobs_t = (torch.as_tensor(o, dtype=torch.float32, device=self.device)
+                         for o in self.spec.split(obs))
+        if update_norm:
+            self.agent.obs_norm.update(obs_t)
+            if self.spec.critic_obs_dim:
+                self.agent.critic_norm.update(cobs_t)
+        with torch.inference_mode():
+            x = self.agent.norm(obs_t)
+            return x, self.agent.norm_critic(cobs_t, x)
+
+    # --- persistence (keys as in checkpoints written before this class existed) -----------
+    def state_dict(self) -> dict[str, Any]:
+        """Reward scaler and bonus buffers (checkpoint ``state.json`` top level)."""
+        return {"reward_scaler": self.reward_scaler.state_dict(),
+                "outcome": self.outcome.state_dict() if self.outcome is not None else None,
+                "state_novelty": (self.state_novelty.state_dict()
+                                  if self.state_novelty is not None else None)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.reward_scaler.load_state_dict(state["reward_scaler"])
+        if self.outcome is not None:
+            self.outcome.load_state_dict(state["outcome"])
+        if self.state_novelty is not None:
+            self.state_novelty.load_state_dict(state["state_novelty"])
+
+    def loop_state(self) -> dict[str, Any]:
+        """Per-env episode bookkeeping of the running episodes (checkpoint ``loop``)."""
+        return {"terms": self.terms.state_dict(), "descriptors": self.descr.state_dict()}
+
+    def load_loop_state(self, loop: dict[str, Any]) -> None:
+        if "terms" in loop:
+            self.terms.load_state_dict(loop["terms"])
+        if "descriptors" in loop:
+            self.descr.load_state_dict(loop["descriptors"])
