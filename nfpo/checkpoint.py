@@ -220,8 +220,11 @@ def split_prefix(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, tor
 
 
 def load_module(module: torch.nn.Module, tensors: dict[str, torch.Tensor], prefix: str) -> None:
-    """``module.load_state_dict`` with a CheckpointError naming missing/mismatched tensors."""
+    """``module.load_state_dict`` with a CheckpointError naming missing/mismatched tensors
+    (after the module's ``upgrade_state_dict(sd)``, if it has one, renames legacy keys)."""
     sd = split_prefix(tensors, prefix)
+    if hasattr(module, "upgrade_state_dict"):  # tensors renamed since older checkpoints
+        sd = module.upgrade_state_dict(sd)
     own = module.state_dict()
     missing = sorted(set(own) - set(sd))
     unexpected = sorted(set(sd) - set(own))

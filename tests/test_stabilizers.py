@@ -222,7 +222,7 @@ def test_mixture_base_log_prob_is_exact_and_push_uses_the_densest_component():
     torch.manual_seed(0)
     pol = randomize(FlowPolicy(3, 2, hidden=(16, 16), base_mixture=5, base_mixture_std=0.4),
                     0.25).double()
-    mu, s = pol.base_means.detach(), 0.4
+    mu, s = pol.base_dist.means.detach(), 0.4
     obs = torch.randn(6, 3, dtype=torch.float64)
     u, logp = pol.sample(obs)
     zs, logdet = pol.flow.inverse(u, pol.encoder(obs))
@@ -243,7 +243,7 @@ def test_mixture_base_log_prob_is_exact_and_push_uses_the_densest_component():
         assert torch.allclose(FusedFlowPush(pol)(obs, z), pol.push(obs, z), atol=1e-10)
     # reparameterized: the entropy's gradient reaches the means
     pol.entropy(obs).mean().backward()
-    assert pol.base_means.grad is not None and pol.base_means.grad.abs().sum() > 0
+    assert pol.base_dist.means.grad is not None and pol.base_dist.means.grad.abs().sum() > 0
 
 
 def test_learned_mixture_weights_log_prob_sampling_and_gradient():
@@ -255,10 +255,10 @@ def test_learned_mixture_weights_log_prob_sampling_and_gradient():
     pol = randomize(FlowPolicy(3, 2, hidden=(16, 16), base_mixture=4, base_mixture_std=0.3,
                                base_mixture_weights=True), 0.25).double()
     with torch.no_grad():
-        pol.base_logits.copy_(torch.tensor([2.0, 0.0, -1.0, 0.5]))
-        pol.base_means.copy_(torch.tensor([[3.0, 0], [0, 3.0], [-3.0, 0], [0, -3.0]]))
-    w = torch.softmax(pol.base_logits.detach(), 0)
-    mu, s = pol.base_means.detach(), 0.3
+        pol.base_dist.logits.copy_(torch.tensor([2.0, 0.0, -1.0, 0.5]))
+        pol.base_dist.means.copy_(torch.tensor([[3.0, 0], [0, 3.0], [-3.0, 0], [0, -3.0]]))
+    w = torch.softmax(pol.base_dist.logits.detach(), 0)
+    mu, s = pol.base_dist.means.detach(), 0.3
     obs = torch.randn(6, 3, dtype=torch.float64)
     u, logp = pol.sample(obs)
     zs, logdet = pol.flow.inverse(u, pol.encoder(obs))
@@ -267,7 +267,7 @@ def test_learned_mixture_weights_log_prob_sampling_and_gradient():
     assert torch.allclose(logp, dens.log() + logdet, atol=1e-9)
     assert torch.allclose(pol.log_prob(obs, u), logp, atol=1e-9)
     # components are drawn with their weights
-    z = pol._draw(20000, obs)
+    z = pol.base_dist.sample(20000, obs)
     share = torch.bincount(torch.cdist(z, mu).argmin(1), minlength=4).double() / 20000
     assert torch.allclose(share, w, atol=0.02)
     # the deterministic action starts from the weighted-densest mean (here the heaviest one)
@@ -277,7 +277,27 @@ def test_learned_mixture_weights_log_prob_sampling_and_gradient():
         assert torch.allclose(FusedFlowPush(pol)(obs, z[:6]), pol.push(obs, z[:6]), atol=1e-10)
     # the surrogate's log-prob moves the weights
     pol.log_prob(obs, u).sum().backward()
-    assert pol.base_logits.grad.abs().sum() > 0
+    assert pol.base_dist.logits.grad.abs().sum() > 0
+
+
+def test_mixture_base_loads_checkpoints_of_the_earlier_layout_and_keeps_parameter_order():
+    """Before nfpo.flows.distributions the mixture's tensors were policy.base_means /
+    policy.base_logits, registered right after base_log_std: such checkpoints load, and the
+    parameter order (which the optimizer state in a checkpoint is indexed by) is unchanged."""
+    from nfpo.checkpoint import load_module
+
+    torch.manual_seed(0)
+    pol = FlowPolicy(3, 2, hidden=(8,), base_mixture=4, base_mixture_weights=True,
+                     base_scale=True)
+    names = [n for n, _ in pol.named_parameters()]
+    assert names[:3] == ["base_log_std", "base_dist.means", "base_dist.logits"]
+    assert names[3].startswith("flow.")
+    old = {("policy." + k).replace("base_dist.", "base_"): v.clone() + 1.0
+           for k, v in pol.state_dict().items()}
+    assert "policy.base_means" in old and "policy.base_logits" in old
+    load_module(pol, old, "policy")
+    assert torch.equal(pol.base_dist.means, old["policy.base_means"])
+    assert torch.equal(pol.base_dist.logits, old["policy.base_logits"])
 
 
 def test_mixture_base_exports_deterministic_and_refuses_stochastic(tmp_path):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from nfpo.flows import AffineCoupling
+from nfpo.flows import AffineCoupling, GaussianMixture
 from nfpo.policies import FlowPolicy
 
 
@@ -74,10 +74,11 @@ class FusedFlowPush(nn.Module):
                                     else _Forward(lay) for lay in policy.flow.layers)
         sigma = policy.base_log_std.detach().exp() if policy.base_log_std is not None else None
         self.register_buffer("sigma", sigma)
-        mixture = policy.base_means is not None  # z -> mu_k* + s z (FlowPolicy._center)
-        self.register_buffer("shift", policy._center(torch.zeros(1, policy.act_dim))[0].detach()
+        base = policy.base_dist  # z -> mu_k* + s z for a mixture (GaussianMixture.center)
+        mixture = isinstance(base, GaussianMixture)
+        self.register_buffer("shift", base.center(torch.zeros(1, policy.act_dim))[0].detach()
                              if mixture else None)
-        self.mixture_std = policy.base_mixture_std
+        self.mixture_std = base.std if mixture else 1.0
 
     def forward(self, obs: Tensor, z: Tensor) -> Tensor:
         h = self.encoder(obs)

@@ -14,6 +14,7 @@ from torch import Tensor, nn
 from nfpo.agent import Agent
 from nfpo.errors import ExportError
 from nfpo.export.fused import FusedFlowPush
+from nfpo.flows import GaussianMixture
 from nfpo.policies import FlowPolicy
 
 
@@ -29,7 +30,7 @@ class PolicyGraph(nn.Module):
         self.push = FusedFlowPush(agent.policy) if fused and isinstance(
             agent.policy, FlowPolicy) else agent.policy.push
         self.normalize = agent.normalize_obs
-        if stochastic and getattr(agent.policy, "base_means", None) is not None:
+        if stochastic and isinstance(getattr(agent.policy, "base_dist", None), GaussianMixture):
             raise ExportError("a stochastic export of a flow with a mixture base "
                               "(--flow-base-mixture) is not supported: its noise input would "
                               "sample one mixture component only; export it deterministic")

@@ -53,7 +53,3 @@ class FlowSequence(Bijection):
             total = total + ld
         return x, total
 
-
-def standard_normal_log_prob(z: Tensor) -> Tensor:
-    """log N(z; 0, I) summed over the last dimension. ``z: [B, D] -> [B]``."""
-    return -0.5 * (z.pow(2).sum(-1) + z.shape[-1] * torch.log(z.new_tensor(2 * torch.pi)))

@@ -11,28 +11,18 @@ of an optional shared encoder) and the passive half of the action. Zero-initiali
 layers make an untrained flow exactly the base Gaussian N(0, I). The deterministic action is
 f(0; h(s)). For D = 1 every layer transforms the single coordinate conditioned on ``h`` only.
 
-Mixture base (``base_mixture = M >= 2``): N(0, I) is replaced by q(z) = (1/M) sum_k
-N(z; mu_k, s^2 I) with learned means mu_k (initialised ~ N(0, I)), fixed weights and std s:
-
-    log q(z) = logsumexp_k [-||z - mu_k||^2 / (2 s^2)] - D log s - (D/2) log 2 pi - log M
-
-A diffeomorphism of a unimodal base has connected support, so K separated peaks need thin
-bridges between them; the mixture gives the flow separate lumps to start from
-(benchmarks/multimodal/README.md). Sampling draws k uniformly, then z = mu_k + s eps: the
-reparameterized gradient is exact because the weights are fixed. ``push(obs, eps)`` and the
-deterministic action use the component k* whose mean has the highest base density.
-
-Learned weights (``base_mixture_weights``): w = softmax(l) with logits l (initially 0, i.e.
-uniform) replace 1/M, log q(z) = logsumexp_k [log w_k - ||z - mu_k||^2 / (2 s^2)] - ..., and k
-is drawn from w. The share of the policy on a lump can then move continuously, where with
-fixed weights a whole component has to cross a low-reward valley to change peak. The logits
-get their gradient through log q in the PPO surrogate (score function); a reparameterized
-entropy estimate sees them only through the density.
+The base q(z) is ``nfpo.flows.StandardNormal`` or, with ``base_mixture = M >= 2``, a
+``nfpo.flows.GaussianMixture`` of M components (learned means, fixed std, uniform or learned
+weights; the math is in ``nfpo.flows.distributions``). A diffeomorphism of a unimodal base has
+connected support, so K separated peaks need thin bridges between them; the mixture gives the
+flow separate lumps to start from (benchmarks/multimodal/README.md). With learned weights the
+share of the policy on a lump can move continuously, where with fixed weights a whole
+component has to cross a low-reward valley to change peak; the logits get their gradient
+through log q in the PPO surrogate (score function). ``push(obs, eps)`` and the deterministic
+action use ``q.center(eps)``: for a mixture, the component with the highest base density.
 """
 
 from __future__ import annotations
-
-import math
 
 import torch
 from torch import Tensor, nn
@@ -41,8 +31,9 @@ from nfpo.flows import (
     AffineCoupling,
     Bijection,
     FlowSequence,
+    GaussianMixture,
     SplineCoupling,
-    standard_normal_log_prob,
+    StandardNormal,
 )
 from nfpo.nets import mlp, orthogonal_init
 from nfpo.policies.base import ActionBound, Policy
@@ -80,10 +71,10 @@ class FlowPolicy(Policy):
         super().__init__(obs_dim, act_dim, action_bound)
         if encoder_hidden:
             enc = orthogonal_init(mlp([obs_dim, *encoder_hidden], activation), 2**0.5)
-            self.encoder: nn.Module = nn.Sequential(enc, activation())
+            encoder: nn.Module = nn.Sequential(enc, activation())
             context_dim = encoder_hidden[-1]
         else:
-            self.encoder = nn.Identity()
+            encoder = nn.Identity()
             context_dim = obs_dim
         def coupling(m: Tensor) -> Bijection:
             if transform == "spline":
@@ -92,57 +83,26 @@ class FlowPolicy(Policy):
             return AffineCoupling(m, context_dim, hidden, log_scale_bound, activation,
                                   layernorm, identity_init)
 
-        self.flow = FlowSequence([coupling(m) for m in alternating_masks(act_dim, num_layers)])
+        flow = FlowSequence([coupling(m) for m in alternating_masks(act_dim, num_layers)])
         # optional learned, state-independent base scale: the flow is a residual on top of a
         # Gaussian with a PPO-style log-std (the Gaussian's proven way to shrink exploration)
         self.base_log_std = nn.Parameter(torch.zeros(act_dim)) if base_scale else None
-        self.base_means = nn.Parameter(torch.randn(base_mixture, act_dim)) \
-            if base_mixture >= 2 else None
-        self.base_mixture_std = base_mixture_std
-        self.base_logits = nn.Parameter(torch.zeros(base_mixture)) \
-            if base_mixture >= 2 and base_mixture_weights else None
+        base = GaussianMixture(act_dim, base_mixture, base_mixture_std, base_mixture_weights) \
+            if base_mixture >= 2 else StandardNormal(act_dim)
+        # registered base first: parameters (and so the optimizer state of checkpoints) keep
+        # the order of the earlier layout, base_log_std, base_means, base_logits, encoder, flow
+        self.base_dist, self.encoder, self.flow = base, encoder, flow
+
+    @staticmethod
+    def upgrade_state_dict(sd: dict[str, Tensor]) -> dict[str, Tensor]:
+        """Checkpoints written before ``nfpo.flows.distributions``: the mixture's tensors were
+        ``base_means`` / ``base_logits``."""
+        legacy = {"base_means": "base_dist.means", "base_logits": "base_dist.logits"}
+        return {legacy.get(k, k): v for k, v in sd.items()}
 
     def flow_parameters(self) -> list[nn.Parameter]:
         """All of the policy's parameters: everything in a flow policy is the flow."""
         return list(self.parameters())
-
-    def _log_weights(self) -> Tensor:
-        """log w_k ``[M]`` of the mixture base (uniform unless learned)."""
-        m = len(self.base_means)
-        if self.base_logits is None:
-            return self.base_means.new_full((m,), -math.log(m))
-        return torch.log_softmax(self.base_logits, 0)
-
-    def _draw(self, n: int, like: Tensor) -> Tensor:
-        """n samples of the base q(z) ``[n, D]``."""
-        eps = torch.randn(n, self.act_dim, dtype=like.dtype, device=like.device)
-        if self.base_means is None:
-            return eps
-        if self.base_logits is None:
-            k = torch.randint(len(self.base_means), (n,), device=like.device)
-        else:
-            k = torch.multinomial(torch.softmax(self.base_logits.detach(), 0), n, True)
-        return self.base_means[k] + self.base_mixture_std * eps
-
-    def _base_log_prob(self, z: Tensor) -> Tensor:
-        """log q(z) ``[B]`` (standard normal, or the mixture of the module docstring)."""
-        if self.base_means is None:
-            return standard_normal_log_prob(z)
-        s, (m, d) = self.base_mixture_std, self.base_means.shape
-        sq = ((z[:, None, :] - self.base_means) / s).pow(2).sum(-1)  # [B, M]
-        const = d * math.log(s) + 0.5 * d * math.log(2 * math.pi)
-        if self.base_logits is None:  # uniform weights 1/M
-            return torch.logsumexp(-0.5 * sq, 1) - const - math.log(m)
-        return torch.logsumexp(self._log_weights() - 0.5 * sq, 1) - const
-
-    def _center(self, eps: Tensor) -> Tensor:
-        """mu_k* + s eps for the densest component k* (eps itself without a mixture)."""
-        if self.base_means is None:
-            return eps
-        mu = self.base_means
-        w = self._log_weights().exp()
-        k = torch.cdist(mu, mu).pow(2).div(-2 * self.base_mixture_std**2).exp().mv(w).argmax()
-        return mu[k] + self.base_mixture_std * eps
 
     def _base(self, z: Tensor) -> tuple[Tensor, Tensor]:
         """z -> sigma * z and its log-det sum(log sigma) (identity without a base scale)."""
@@ -152,22 +112,22 @@ class FlowPolicy(Policy):
 
     def rsample_raw(self, obs: Tensor) -> tuple[Tensor, Tensor]:
         h = self.encoder(obs)
-        z = self._draw(obs.shape[0], obs)
+        z = self.base_dist.sample(obs.shape[0], obs)
         zs, ld_base = self._base(z)
         u, logdet = self.flow(zs, h)
-        return u, self._base_log_prob(z) - ld_base - logdet
+        return u, self.base_dist.log_prob(z) - ld_base - logdet
 
     def log_prob_raw(self, obs: Tensor, u: Tensor) -> Tensor:
         zs, logdet = self.flow.inverse(u, self.encoder(obs))
         if self.base_log_std is None:
-            return self._base_log_prob(zs) + logdet
+            return self.base_dist.log_prob(zs) + logdet
         z = zs * torch.exp(-self.base_log_std)
-        return self._base_log_prob(z) - self.base_log_std.sum() + logdet
+        return self.base_dist.log_prob(z) - self.base_log_std.sum() + logdet
 
     def push(self, obs: Tensor, z: Tensor) -> Tensor:
         """u = f(base(z); h(obs)) for standard-normal ``z`` ``[B, D]`` (see module docstring
         for a mixture base)."""
-        return self.flow(self._base(self._center(z))[0], self.encoder(obs))[0]
+        return self.flow(self._base(self.base_dist.center(z))[0], self.encoder(obs))[0]
 
     @torch.no_grad()
     def diagnostics(self, obs: Tensor) -> dict[str, float]:
@@ -175,7 +135,7 @@ class FlowPolicy(Policy):
         max over the batch."""
         obs = obs.to(self.compute_dtype)
         h = self.encoder(obs)
-        z = self._draw(obs.shape[0], obs)
+        z = self.base_dist.sample(obs.shape[0], obs)
         _, per_layer = self.flow.forward_layers(self._base(z)[0], h)
         logdet = torch.stack(per_layer).sum(0)
         out = {"flow/logdet_mean": logdet.mean().item(), "flow/logdet_min": logdet.min().item(),

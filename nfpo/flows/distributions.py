@@ -1,0 +1,90 @@
+"""Base distributions q(z) of a flow: what the bijections push forward.
+
+Every base has ``sample(n, like) -> z [n, D]``, ``log_prob(z) -> [B]`` and
+``center(eps) -> z``: the base point that a standard-normal ``eps`` stands for in a
+deterministic push (``FlowPolicy.push``; eps = 0 gives the deterministic action).
+
+``StandardNormal``:   q(z) = N(0, I_D);  center(eps) = eps.
+``GaussianMixture``:  q(z) = sum_k w_k N(z; mu_k, s^2 I_D), learned means mu_k
+    (initialised ~ N(0, I)), fixed std s, weights uniform or w = softmax(l) with learned logits
+    (initially 0):
+
+        log q(z) = logsumexp_k [log w_k - ||z - mu_k||^2 / (2 s^2)] - D log s - (D/2) log 2 pi
+
+    Sampling draws k ~ w, then z = mu_k + s eps: reparameterized in mu (the draw of k carries no
+    gradient; learned logits get theirs through log q). center(eps) = mu_k* + s eps for the
+    component k* whose mean has the highest density under q's kernels,
+    k* = argmax_k sum_j w_j exp(-||mu_k - mu_j||^2 / (2 s^2)).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+
+def standard_normal_log_prob(z: Tensor) -> Tensor:
+    """log N(z; 0, I) summed over the last dimension. ``z: [B, D] -> [B]``."""
+    return -0.5 * (z.pow(2).sum(-1) + z.shape[-1] * torch.log(z.new_tensor(2 * torch.pi)))
+
+
+class StandardNormal(nn.Module):
+    """q(z) = N(0, I_D); no parameters."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def sample(self, n: int, like: Tensor) -> Tensor:
+        """``[n, D]`` draws in ``like``'s dtype and device."""
+        return torch.randn(n, self.dim, dtype=like.dtype, device=like.device)
+
+    def log_prob(self, z: Tensor) -> Tensor:
+        return standard_normal_log_prob(z)
+
+    def center(self, eps: Tensor) -> Tensor:
+        return eps
+
+
+class GaussianMixture(nn.Module):
+    """M-component isotropic Gaussian mixture (module docstring); ``weights``: learn the
+    mixture weights (else uniform)."""
+
+    def __init__(self, dim: int, components: int, std: float = 0.3,
+                 weights: bool = False) -> None:
+        super().__init__()
+        if components < 2:
+            raise ValueError(f"components={components!r}: a mixture needs >= 2")
+        self.dim, self.std = dim, std
+        self.means = nn.Parameter(torch.randn(components, dim))
+        self.logits = nn.Parameter(torch.zeros(components)) if weights else None
+
+    def log_weights(self) -> Tensor:
+        """log w_k ``[M]``."""
+        m = len(self.means)
+        if self.logits is None:
+            return self.means.new_full((m,), -math.log(m))
+        return torch.log_softmax(self.logits, 0)
+
+    def sample(self, n: int, like: Tensor) -> Tensor:
+        eps = torch.randn(n, self.dim, dtype=like.dtype, device=like.device)
+        if self.logits is None:
+            k = torch.randint(len(self.means), (n,), device=like.device)
+        else:
+            k = torch.multinomial(torch.softmax(self.logits.detach(), 0), n, True)
+        return self.means[k] + self.std * eps
+
+    def log_prob(self, z: Tensor) -> Tensor:
+        s, (m, d) = self.std, self.means.shape
+        sq = ((z[:, None, :] - self.means) / s).pow(2).sum(-1)  # [B, M]
+        const = d * math.log(s) + 0.5 * d * math.log(2 * math.pi)
+        if self.logits is None:  # uniform weights 1/M
+            return torch.logsumexp(-0.5 * sq, 1) - const - math.log(m)
+        return torch.logsumexp(self.log_weights() - 0.5 * sq, 1) - const
+
+    def center(self, eps: Tensor) -> Tensor:
+        mu, w = self.means, self.log_weights().exp()
+        k = torch.cdist(mu, mu).pow(2).div(-2 * self.std**2).exp().mv(w).argmax()
+        return mu[k] + self.std * eps
