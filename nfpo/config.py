@@ -326,8 +326,9 @@ class RunConfig:
     torch_threads: int = 1
     """torch intra-op threads (1 is fastest for these small nets on 2 cores)."""
     compile: bool = False
-    """torch.compile the policy log-prob used in the PPO update (fuses the flow's many small
-    ops; costs a one-off compilation of ~30-60 s; see benchmarks/RESULTS.md)."""
+    """torch.compile the policy's log-prob in the PPO update and its sample in the rollout
+    (fuses the flow's many small ops; a one-off compilation of ~30-60 s; the flow's speed with
+    and without it: benchmarks/peers/README.md)."""
     guard: str = ""
     """divergence guard: bounds on logged metrics that stop the run (the last good checkpoint
     is kept), e.g. "policy/log_ratio_min>-20,flow/logdet_max<30"."""

@@ -132,12 +132,14 @@ def test_minibatch_kl_stop_ends_the_update_inside_an_epoch(tmp_path):
 
 @pytest.mark.slow
 def test_compiled_update_matches_eager(tmp_path):
-    """--compile (torch.compile of the update's log-prob) gives the same numbers as eager."""
+    """--compile (torch.compile of the update's log-prob and of the rollout's sample) gives
+    the same numbers as eager: the compiled sample's log-probs match the update's re-scoring."""
     cfg = small_cfg(tmp_path, kind="flow")
     cfg.run.compile = True
     tr = Trainer(cfg)
     obs, _ = tr.envs.reset(seed=0)
     tr._rollout(obs, np.zeros(2), np.zeros(2, dtype=np.int64))
+    assert tr.collector._sample is not tr.agent.policy.sample  # the compiled one collected
     m = tr.ppo.update(tr.storage)
     assert m["policy/ratio_error_at_start"] < 1e-4
     batch = tr.storage.flat()

@@ -110,7 +110,8 @@ def command(name: str, env: str, num_envs: int, steps: int, seed: int, work: Pat
                 "--num-envs", str(num_envs), "--num-steps", "2048", "--total-steps",
                 str(steps), "--seed", str(seed), "--eval-episodes", "0", "--no-report",
                 "--no-progress", "--torch-threads", "1", "--run-dir",
-                str(work / f"{name}-{steps}"), "--overwrite"]
+                str(work / f"{name}-{steps}"), "--overwrite",
+                *(["--compile"] if name.endswith("-compile") else [])]
     if name == "sb3":
         return [py, "-c", SB3_DRIVER, env, str(num_envs), str(steps), str(seed)]
     assert name == "cleanrl" and cleanrl is not None
@@ -154,7 +155,9 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--cleanrl", type=Path, default=None)
-    ap.add_argument("--contenders", default="nfpo-gaussian,nfpo-flow,sb3,cleanrl")
+    ap.add_argument("--contenders", default="nfpo-gaussian,nfpo-flow,sb3,cleanrl",
+                    help="comma-separated; also nfpo-gaussian-compile, nfpo-flow-compile "
+                         "(nfpo with --compile)")
     ap.add_argument("--ref", type=Path, default=None,
                     help="another nfpo checkout (e.g. a git worktree of an older commit): adds "
                          "the contenders ref-gaussian and ref-flow, run from it")
