@@ -4,11 +4,13 @@ the run's config as text and as hparams) and, with ``--track``, Weights & Biases
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from nfpo.checkpoint import atomic_write_text
 from nfpo.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -151,9 +153,13 @@ def truncate_metrics(run_dir: Path, max_step: int) -> None:
         reader = csv.DictReader(f)
         fields = list(reader.fieldnames or [])
         rows = [r for r in reader if float(r["global_step"]) <= max_step]
-    tmp = path.with_name(".tmp_metrics.csv")
-    with open(tmp, "w", newline="") as f:
-        w = csv.DictWriter(f, fields)
-        w.writeheader()
-        w.writerows(rows)
-    tmp.replace(path)
+    write_csv(path, fields, rows)
+
+
+def write_csv(path: Path, fields: list[str], rows: list[dict]) -> None:
+    """Write ``rows`` (dicts over ``fields``) as a CSV file with a header, atomically."""
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fields)
+    w.writeheader()
+    w.writerows(rows)
+    atomic_write_text(Path(path), buf.getvalue())
