@@ -19,7 +19,8 @@ PANELS = [
 ]
 
 
-def _finite(x: list[float], y: list[float]) -> tuple[np.ndarray, np.ndarray]:
+def _finite_points(x: list[float], y: list[float]) -> tuple[np.ndarray, np.ndarray]:
+    """The (x, y) pairs where both are finite."""
     xs, ys = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     keep = np.isfinite(xs) & np.isfinite(ys)
     return xs[keep], ys[keep]
@@ -41,7 +42,7 @@ def plot_curves(runs: dict[str, dict[str, list[float]]], out: Path) -> Path:
     for ax, (key, title) in zip(axes.flat, panels, strict=False):
         for label, cols in runs.items():
             if key in cols and "global_step" in cols:
-                x, y = _finite(cols["global_step"], cols[key])
+                x, y = _finite_points(cols["global_step"], cols[key])
                 if len(x):
                     ax.plot(x, y, label=label, linewidth=1.3)
         ax.set_title(title)

@@ -185,8 +185,8 @@ def make_grid_report(grid_dir: Path, out_dir: Path | None = None) -> Path:
                 f"{_f(float(np.mean(ev))) if ev else '-'} | "
                 f"{sum(j['status'] == 'diverged' for j in js)} | "
                 f"{sum(j['collapsed'] for j in js)} | {sum(j['tail_events'] for j in js)} | "
-                f"{_f(_finite(min, [j['worst_log_ratio'] for j in js]), 1)} | "
-                f"{_f(_finite(max, [j['max_kl'] for j in js]), 3)} | "
+                f"{_f(_agg_finite(min, [j['worst_log_ratio'] for j in js]), 1)} | "
+                f"{_f(_agg_finite(max, [j['max_kl'] for j in js]), 3)} | "
                 f"{_f(_nanmean([j['steps_per_second'] for j in js]))} |")
         png = plot_task(task, arms, jobs, out_dir / f"curves_{task.replace('/', '-')}.png")
         L += ["", f"![{task}]({png.name})"]
@@ -212,7 +212,7 @@ def make_grid_report(grid_dir: Path, out_dir: Path | None = None) -> Path:
     return md
 
 
-def _finite(agg: Any, x: list[float]) -> float:
+def _agg_finite(agg: Any, x: list[float]) -> float:
     """``agg`` (min or max) over the finite values of ``x``; nan if there are none."""
     x = [v for v in x if math.isfinite(v)]
     return agg(x) if x else math.nan
