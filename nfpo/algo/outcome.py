@@ -19,6 +19,9 @@ max sum_k p_k (R_k - coef log p_k), whose optimum is p_k ~ exp(R_k / coef): ever
 return is within a few ``coef`` of the best keeps a share. The bandwidth h (in normalized
 units) sets what counts as the same outcome, so sharpening *within* a mode is not rewarded.
 Modes are never labelled: the density is unsupervised, over the last episodes only.
+
+``StateNovelty`` applies the same kernel novelty to every step's normalized observation (a
+state-marginal entropy bonus, ``--state-bonus``); both share ``KernelNovelty``'s ring buffer.
 """
 
 from __future__ import annotations
