@@ -64,6 +64,7 @@ def train(
     run_dir = trainer.run_dir
     console.print(f"[bold]nfpo train[/bold] {trainer.cfg.env.id} policy={trainer.cfg.policy.kind} "
                   f"seed={trainer.cfg.run.seed} -> {run_dir}")
+    trainer.exit_after_signal = True
     try:
         trainer.train()
     except KeyboardInterrupt:

@@ -50,6 +50,10 @@ class Trainer:
     is deleted first); ``Trainer.resume`` restores weights, optimizer, normalizers, counters and
     RNG states (``resuming``)."""
 
+    exit_after_signal = False
+    """Set by the CLI: after a stop signal the process exits, so ``train()`` leaves SIGINT
+    and SIGTERM ignored instead of restoring their handlers (in-process users keep theirs)."""
+
     def __init__(self, cfg: TrainConfig, run_dir: Path | str | None = None,
                  overwrite: bool = False, resuming: bool = False) -> None:
         self.cfg = cfg = cfg.validate()  # a resolved copy; the caller's cfg is left as given
@@ -265,7 +269,11 @@ class Trainer:
             logger.close()
             self.envs.close()
             for s, h in old_handlers.items():
-                signal.signal(s, h)
+                # a process that exits on the stop (the CLI) ignores further signals: a
+                # repeated Ctrl-C during interpreter shutdown would only print a
+                # KeyboardInterrupt traceback from some finalizer
+                ignore = self._signals and self.exit_after_signal
+                signal.signal(s, signal.SIG_IGN if ignore else h)
         summary = {"global_step": self.global_step, "wall_time": self.wall_time,
                    "steps_per_second": self.global_step / max(self.wall_time, 1e-9),
                    "episodes": self.stats.episodes, "dropped_episodes": self.stats.dropped,
