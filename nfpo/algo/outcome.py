@@ -43,7 +43,7 @@ class KernelNovelty:
     def __init__(self, coef: float, bandwidth: float = 0.5, buffer: int = 256,
                  ema: float = 0.05) -> None:
         self.coef, self.h, self.size, self.ema = coef, bandwidth, buffer, ema
-        self._data: np.ndarray | None = None  # [size, D] ring, oldest at self._next once full
+        self._data: np.ndarray | None = None  # [size, D] ring; full: oldest at _count % size
         self._count = 0
         self.center = math.nan
 

@@ -254,20 +254,19 @@ class PPO:
         cfg = self.cfg
         if cfg.target_entropy is not None:
             return math.exp(self.log_alpha)
-        if cfg.ent_coef_final is None:
-            return cfg.ent_coef
-        return linear(cfg.ent_coef, cfg.ent_coef_final,
-                      min(self.updates_done, self.num_updates), self.num_updates)
+        return self._annealed(cfg.ent_coef, cfg.ent_coef_final)
 
     @property
     def ent_reward_coef(self) -> float:
         """The soft-return coefficient alpha of this update: ``ent_reward_coef``, annealed
         linearly to ``ent_reward_coef_final`` over the updates if set."""
-        cfg = self.cfg
-        if cfg.ent_reward_coef_final is None:
-            return cfg.ent_reward_coef
-        return linear(cfg.ent_reward_coef, cfg.ent_reward_coef_final,
-                      min(self.updates_done, self.num_updates), self.num_updates)
+        return self._annealed(self.cfg.ent_reward_coef, self.cfg.ent_reward_coef_final)
+
+    def _annealed(self, start: float, final: float | None) -> float:
+        """``start`` moved linearly to ``final`` over the updates (``start`` if None)."""
+        if final is None:
+            return start
+        return linear(start, final, min(self.updates_done, self.num_updates), self.num_updates)
 
     def update_entropy_coef(self, entropy: float) -> None:
         """Target-entropy controller (stabilizer against entropy/volume collapse), a dual step:
