@@ -13,7 +13,7 @@ from torch import Tensor, nn
 from nfpo.checkpoint import load_checkpoint, load_module
 from nfpo.config import TrainConfig
 from nfpo.envs import import_env_modules
-from nfpo.errors import ConfigError
+from nfpo.errors import CheckpointError, ConfigError
 from nfpo.normalization import RunningNorm
 from nfpo.policies import make_critic, make_policy
 from nfpo.run_dir import RunDir
@@ -71,12 +71,13 @@ class Agent(nn.Module):
                    else critic_obs)
 
     @torch.no_grad()
-    def act(self, obs: Tensor, deterministic: bool = False) -> Tensor:
-        """Env-facing action in [-1, 1]^D for raw observations ``[B, O]``."""
+    def act(self, obs: Tensor, deterministic: bool = False, z: Tensor | None = None) -> Tensor:
+        """Env-facing action in [-1, 1]^D for raw observations ``[B, O]`` (``z``: the
+        standard-normal base noise of a stochastic action, default fresh draws)."""
         x = self.norm(obs)
         if deterministic:
             return self.policy.deterministic(x)
-        u, _ = self.policy.sample(x)
+        u, _ = self.policy.sample(x, z)
         return self.policy.to_action(u)
 
     def tensors(self) -> dict[str, Tensor]:
@@ -89,6 +90,16 @@ class Agent(nn.Module):
     def load_tensors(self, tensors: dict[str, Tensor]) -> None:
         for prefix in self.parts:
             load_module(getattr(self, prefix), tensors, prefix)
+
+    def init_from(self, path: Path | str) -> None:
+        """Load the weights of a run dir's newest checkpoint (or of a checkpoint dir) into this
+        agent: the ``--init-from`` of fine-tuning. A ConfigError names the path and the
+        problem (no checkpoint, another architecture)."""
+        try:
+            tensors, _ = load_checkpoint(Path(path))
+            self.load_tensors(tensors)
+        except CheckpointError as e:
+            raise ConfigError(f"invalid init_from={str(path)!r}: {e}") from e
 
 
 def load_run(run_dir: Path | str, checkpoint: int | str | None = None

@@ -1,6 +1,7 @@
 """Rollout collection: step the vector env with the agent's policy and fill a RolloutStorage.
 
 Per step: normalize the observation (and update the running statistics), sample u ~ pi(.|s)
+(from i.i.d. or, with ``noise_correlation``, AR(1) base noise: ``nfpo.policies.noise``)
 and V(s), step the envs, check for non-finite values, book finished episodes into
 ``EpisodeStats``, and build the reward PPO learns from:
 
@@ -16,6 +17,7 @@ bit-identical resume needs.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -27,9 +29,11 @@ from nfpo.algo.outcome import EpisodeDescriptors, OutcomeBonus, StateNovelty
 from nfpo.config import TrainConfig
 from nfpo.envs import EnvSpec
 from nfpo.envs.nonfinite import NonFiniteFilter
+from nfpo.envs.state import UnsupportedEnvState, get_env_state, set_env_state
 from nfpo.envs.terms import EpisodeTerms
 from nfpo.episodes import EpisodeStats
 from nfpo.normalization import RewardScaler
+from nfpo.policies.noise import CorrelatedNoise
 from nfpo.storage import RolloutStorage
 
 
@@ -51,6 +55,8 @@ class Collector:
             if p.outcome_bonus else None
         self.state_novelty = StateNovelty(p.state_bonus, p.state_bonus_bandwidth,
                                           p.state_bonus_buffer) if p.state_bonus else None
+        rho = cfg.policy.noise_correlation  # persistent exploration noise, if any
+        self.noise = CorrelatedNoise(n, spec.act_dim, rho) if rho > 0 else None
         # --compile: the per-step sample is one fused graph (the flow's ~90 small ops)
         self._sample = torch.compile(agent.policy.sample) if cfg.run.compile \
             else agent.policy.sample
@@ -65,7 +71,10 @@ class Collector:
         for _ in range(cfg.ppo.num_steps):
             x, xc = self.inputs(obs, update_norm=cfg.env.normalize_obs)
             with torch.inference_mode():
-                u, logp = self._sample(x)
+                if self.noise is None:
+                    u, logp = self._sample(x)
+                else:
+                    u, logp = self._sample(x, self.noise.next().to(x.device))
                 value = agent.critic(xc)
             a = agent.policy.to_action(u).cpu().numpy()
             obs, reward, term, trunc, info = self.envs.step(spec.scale_action(a))
@@ -73,6 +82,8 @@ class Collector:
                                            storage.step * cfg.env.num_envs, update_idx)
             self.stats.drop(int(dropped.sum()))
             done = term | trunc
+            if self.noise is not None:
+                self.noise.restart(done)
             ep_ret += reward
             ep_len += 1
             self._book_episodes(info, done, dropped, ep_ret, ep_len)
@@ -153,11 +164,46 @@ class Collector:
         if self.state_novelty is not None:
             self.state_novelty.load_state_dict(state["state_novelty"])
 
-    def loop_state(self) -> dict[str, Any]:
-        """Per-env episode bookkeeping of the running episodes (checkpoint ``loop``)."""
-        return {"terms": self.terms.state_dict(), "descriptors": self.descr.state_dict()}
+    def loop_state(self, obs: np.ndarray, ep_ret: np.ndarray, ep_len: np.ndarray
+                   ) -> dict[str, Any] | None:
+        """The running episodes (checkpoint ``loop``): next observation ``obs``, their returns
+        and lengths, every env's exact state and the per-env bookkeeping; None if an env's
+        state cannot be saved (a resume then restarts the envs from a reset)."""
+        if not hasattr(self.envs, "envs"):  # EnvPool: no per-env state
+            return None
+        try:
+            envs = [get_env_state(e) for e in self.envs.envs]
+        except UnsupportedEnvState:
+            return None
+        out = {"obs": obs.tolist(), "ep_ret": ep_ret.tolist(), "ep_len": ep_len.tolist(),
+               "envs": envs, "terms": self.terms.state_dict(),
+               "descriptors": self.descr.state_dict()}
+        if self.noise is not None:
+            out["noise"] = self.noise.state_dict()
+        return out
+
+    def start(self, seed: int, loop: dict[str, Any] | None, resumed: bool
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Reset the envs (``seed``) and, given a checkpoint's ``loop``, continue its running
+        episodes exactly. Returns (obs, ep_ret, ep_len) of the running episodes."""
+        obs, _ = self.envs.reset(seed=seed)
+        n = self.cfg.env.num_envs
+        ep_ret, ep_len = np.zeros(n), np.zeros(n, dtype=np.int64)
+        if loop is not None:
+            for env, st in zip(self.envs.envs, loop["envs"], strict=True):
+                set_env_state(env, st)
+            obs = np.asarray(loop["obs"], dtype=obs.dtype)
+            ep_ret = np.asarray(loop["ep_ret"], dtype=np.float64)
+            ep_len = np.asarray(loop["ep_len"], dtype=np.int64)
+            self.load_loop_state(loop)
+        elif resumed:
+            print("note: env states were not in the checkpoint; environments restart from a "
+                  "reset (the resumed run is not bit-identical)", file=sys.stderr)
+        return obs, ep_ret, ep_len
 
     def load_loop_state(self, loop: dict[str, Any]) -> None:
+        if self.noise is not None and "noise" in loop:
+            self.noise.load_state_dict(loop["noise"])
         if "terms" in loop:
             self.terms.load_state_dict(loop["terms"])
         if "descriptors" in loop:

@@ -136,6 +136,11 @@ class PolicyConfig:
     flow_base_mixture_std: float = 0.3
     flow_base_mixture_weights: bool = False
     """learn the mixture base's weights (softmax logits, initially uniform; nfpo.policies.flow)."""
+    noise_correlation: float = 0.0
+    """exploration: AR(1) correlation rho of each env's base noise across the steps of an
+    episode, z_t = rho z_(t-1) + sqrt(1 - rho^2) e_t (nfpo.policies.noise). 0: i.i.d. samples;
+    1: one z per episode (a latent held from reset). Log-probs are unchanged; stochastic
+    evaluation uses the same process. Needs the standard-normal base."""
 
     def validate(self) -> None:
         for name in ("actor_hidden", "critic_hidden", "flow_hidden", "flow_encoder"):
@@ -154,6 +159,11 @@ class PolicyConfig:
                "an integer >= 2")
         _check(self.flow_spline_bound > 0, "flow_spline_bound", self.flow_spline_bound,
                "a number > 0")
+        _check(0.0 <= self.noise_correlation <= 1.0, "noise_correlation",
+               self.noise_correlation, "a number in [0, 1]")
+        _check(self.noise_correlation == 0 or self.flow_base_mixture == 0, "noise_correlation",
+               self.noise_correlation, "0 with flow_base_mixture >= 2 (correlated noise needs "
+               "the standard-normal base)")
 
 
 @dataclass
@@ -317,6 +327,10 @@ class RunConfig:
     """output directory (default: a new runs/<env>__<policy>__s<seed>__<time>-<random>). A dir
     that holds a run is never reused: continue it with ``--resume`` or replace it with
     ``--overwrite``."""
+    init_from: str = ""
+    """fine-tuning: start from the weights (observation normalizer, policy, critic) of this
+    run dir's newest checkpoint, or of a checkpoint dir; the optimizer, counters, schedules and
+    bonus buffers start fresh. The architecture must match (errors name the mismatch)."""
     device: str = "cpu"
     """where the policy, critic and PPO update run: cpu, cuda, cuda:N, or auto (cuda when
     available). The simulator stays on the CPU; checkpoints are device-independent."""

@@ -71,6 +71,11 @@ class EpisodeStats:
             out[f"episode/{k}"] = float(np.mean([t[k] for t in terms if k in t]))
         return out
 
+    def summary(self) -> dict[str, Any]:
+        """The run's episode totals for summary.json."""
+        return {"episodes": self.episodes, "dropped_episodes": self.dropped,
+                "final_return_recent": self.recent_return if self.recent_returns else None}
+
     def state_dict(self) -> dict[str, Any]:
         return {"episodes": self.episodes, "dropped_episodes": self.dropped,
                 "recent_returns": list(self.recent_returns),

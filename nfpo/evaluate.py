@@ -15,6 +15,7 @@ from nfpo.agent import Agent, load_run
 from nfpo.checkpoint import check_writable
 from nfpo.envs import env_spec, make_env, mode_coverage, parse_perturb
 from nfpo.errors import ConfigError
+from nfpo.policies.noise import CorrelatedNoise
 
 StepHook = Callable[[Any, int, np.ndarray, bool], None]
 
@@ -23,7 +24,8 @@ def run_episodes(agent: Agent, env_id: str, env_kwargs: dict[str, Any], episodes
                  deterministic: bool = True, seed: int = 10_000, max_steps: int | None = None,
                  perturb: Any = None, video: str | Path | None = None,
                  render: tuple[int, int] | None = None, on_step: StepHook | None = None,
-                 backend: str = "gymnasium", obs_key: str = "") -> dict[str, Any]:
+                 backend: str = "gymnasium", obs_key: str = "",
+                 noise_correlation: float = 0.0) -> dict[str, Any]:
     """Run ``episodes`` episodes of ``agent`` (seeds ``seed + i``); returns returns, lengths
     and the final-step ``info`` scalars per episode (``info/<name>`` lists).
 
@@ -33,7 +35,9 @@ def run_episodes(agent: Agent, env_id: str, env_kwargs: dict[str, Any], episodes
     done)`` is called after each reset (n = 0) and each step (n = steps so far). Deterministic
     actions use no random numbers, so calling this during training leaves the RNG alone.
     ``backend``/``obs_key``: the simulator (``nfpo.envs.make_env``); rendering always uses the
-    gymnasium env of the same id (EnvPool's MuJoCo tasks match it to ~1e-7)."""
+    gymnasium env of the same id (EnvPool's MuJoCo tasks match it to ~1e-7).
+    ``noise_correlation``: stochastic actions draw their base noise from the AR(1) process the
+    run was trained with (``nfpo.policies.noise``; 0 = i.i.d.)."""
     writer, stride = None, 1
     if video is not None or render is not None:
         from nfpo.video import VideoWriter, check_renderer, frame, frame_stride, render_env
@@ -59,14 +63,17 @@ def run_episodes(agent: Agent, env_id: str, env_kwargs: dict[str, Any], episodes
     try:
         for ep in range(episodes):
             obs, _ = env.reset(seed=seed + ep)
+            noise = CorrelatedNoise(1, spec.act_dim, noise_correlation) \
+                if noise_correlation > 0 and not deterministic else None
             ret, n, done = 0.0, 0, False
             info: dict[str, Any] = {}
             after(0, obs, False)
             while not done:
                 obs_t = torch.as_tensor(np.asarray(obs, dtype=np.float32),
                                         device=device).reshape(1, -1)
+                z = None if noise is None else noise.next().to(device)
                 with torch.no_grad():
-                    a = agent.act(obs_t, deterministic=deterministic)[0].cpu().numpy()
+                    a = agent.act(obs_t, deterministic=deterministic, z=z)[0].cpu().numpy()
                 obs, r, term, trunc, info = env.step(spec.scale_action(a))
                 ret += float(r)
                 n += 1
@@ -84,6 +91,26 @@ def run_episodes(agent: Agent, env_id: str, env_kwargs: dict[str, Any], episodes
         out["video"], out["video_frames"] = str(writer.close()), len(writer.frames)
         out["frames"] = writer.frames
     return out
+
+
+def periodic_eval(agent: Agent, cfg: Any) -> dict[str, float]:
+    """The training loop's evaluation: ``cfg.run.eval_every_episodes`` deterministic episodes
+    of ``agent`` in a fresh env (clean: no ``--randomize``). Deterministic actions use no
+    random numbers, so training continues exactly as without it."""
+    e = cfg.env
+    res = run_episodes(agent, e.id, e.kwargs(), cfg.run.eval_every_episodes, True,
+                       cfg.run.seed + 20_000, backend=e.backend, obs_key=e.obs_key)
+    return {"eval/return": float(np.mean(res["returns"])),
+            "eval/return_std": float(np.std(res["returns"])),
+            "eval/length": float(np.mean(res["lengths"]))}
+
+
+def record_clip(agent: Agent, cfg: Any, path: Path) -> dict[str, Any]:
+    """The training loop's video: one deterministic episode (at most ``cfg.run.video_steps``
+    steps) rendered at 320x240 to ``path``; returns ``run_episodes``' result (``frames``
+    included). No RNG is used."""
+    return run_episodes(agent, cfg.env.id, cfg.env.kwargs(), 1, True, cfg.run.seed + 777,
+                        cfg.run.video_steps, video=path, render=(320, 240))
 
 
 def evaluate(run_dir: Path | str, episodes: int = 10, deterministic: bool = True,
@@ -109,7 +136,8 @@ def evaluate(run_dir: Path | str, episodes: int = 10, deterministic: bool = True
     torch.manual_seed(seed)
     res = run_episodes(agent, cfg.env.id, cfg.env.kwargs(), episodes, deterministic, seed,
                        max_steps, perturbation, video, backend=cfg.env.backend,
-                       obs_key=cfg.env.obs_key)
+                       obs_key=cfg.env.obs_key,
+                       noise_correlation=cfg.policy.noise_correlation)
     returns, infos = res["returns"], res["infos"]
     out: dict[str, Any] = {
         "env": cfg.env.id, "policy": cfg.policy.kind,

@@ -111,6 +111,18 @@ class RunDir:
         }
         atomic_write_text(self.config_path, json.dumps(meta, indent=2))
 
+    def write_summary(self, summary: dict[str, Any]) -> None:
+        """summary.json of a finished run (atomically); a resumed run that finished drops the
+        failure.json of its earlier failure."""
+        atomic_write_text(self.path / "summary.json", json.dumps(summary, indent=2))
+        (self.path / "failure.json").unlink(missing_ok=True)
+
+    def write_failure(self, kind: str, error: str, **where: Any) -> None:
+        """failure.json: a machine-readable record of why the run stopped (bench reports
+        count them); ``where``: e.g. update and global_step."""
+        atomic_write_text(self.path / "failure.json", json.dumps(
+            {"kind": kind, "error": error, **where}, indent=2))
+
     # --- reading an existing run ----------------------------------------------------------
     def read_meta(self) -> dict[str, Any]:
         """config.json as a dict (``config``, ``env_spec``, ``nfpo_version``), unvalidated."""

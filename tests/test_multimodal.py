@@ -52,6 +52,17 @@ def test_bandit_modes_and_rewards():
         gym.make("nfpo/BimodalBandit-v0", num_modes=3)
 
 
+def test_bandit_target_pays_only_its_peak():
+    env = gym.make("nfpo/BimodalBandit-v0", num_modes=4, target=2).unwrapped
+    env.reset(seed=0)
+    for k, peak in enumerate(env.peaks):
+        _, r, _, _, info = env.step(peak)
+        assert info["mode"] == k and info["success"] == float(k == 2)
+        assert r == (pytest.approx(1.0) if k == 2 else pytest.approx(0.0, abs=1e-6))
+    with pytest.raises(ValueError, match="target=4"):
+        gym.make("nfpo/BimodalBandit-v0", num_modes=4, target=4)
+
+
 def _drive(env, target_side: int) -> dict:
     """A scripted controller that goes around the wall on one side."""
     obs, _ = env.reset(seed=0)

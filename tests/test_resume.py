@@ -23,6 +23,7 @@ def cfg_for(run_dir, env, kind, randomize="", outcome_bonus=0.0):
     if outcome_bonus:  # the multimodal recipe's other state: novelty buffer, annealed alpha
         cfg.ppo.state_bonus, cfg.policy.action_bound = 0.1, "tanh"
         cfg.ppo.ent_reward_coef, cfg.ppo.ent_reward_coef_final = 0.1, 0.0
+        cfg.policy.noise_correlation = 0.9  # per-env AR(1) noise state
     cfg.ppo.num_steps, cfg.ppo.num_minibatches, cfg.ppo.num_epochs = 64, 2, 2
     cfg.run.total_steps, cfg.run.run_dir = 6 * 128, str(run_dir)
     cfg.run.progress, cfg.run.tensorboard, cfg.run.checkpoint_every = False, False, 1
@@ -38,7 +39,7 @@ class StopAt(Trainer):
     def _check_finite_params(self):
         super()._check_finite_params()
         if self.update_idx == self.stop_at:
-            self._stop_signal = signal.SIGINT
+            self.stop.signum = signal.SIGINT
 
 
 def rows(run_dir):
@@ -51,7 +52,7 @@ def rows(run_dir):
     ("nfpo/PointReach-v0", "flow", "", 0.0),
     ("Hopper-v5", "flow", "", 0.0),
     ("Hopper-v5", "gaussian", "mass=0.8:1.2,obs_noise=0.05,delay=1", 0.0),
-    ("nfpo/MultiGoal-v0", "flow", "", 1.0),  # outcome/state bonus buffers, descriptors
+    ("nfpo/MultiGoal-v0", "flow", "", 1.0),  # bonus buffers, descriptors, AR(1) noise
 ])
 def test_interrupted_and_resumed_equals_uninterrupted(tmp_path, env, kind, randomize, outcome):
     ref = Trainer(cfg_for(tmp_path / "a", env, kind, randomize, outcome))

@@ -334,7 +334,7 @@ def test_second_interrupt_still_saves_third_aborts(tmp_path):
     t = Trainer(tiny_cfg(tmp_path / "r"))
     t._on_signal(signal.SIGINT, None)
     t._on_signal(signal.SIGINT, None)  # repeated: still stops cleanly after the update
-    assert t._stop_signal == signal.SIGINT
+    assert t.stop.signum == signal.SIGINT
     with pytest.raises(KeyboardInterrupt):
         t._on_signal(signal.SIGINT, None)
 
@@ -515,3 +515,28 @@ def test_periodic_eval_changes_nothing_in_training(tmp_path, three_ckpts):
     res = json.loads(run("eval", str(three_ckpts), "--checkpoint", "best", "--episodes", "1",
                          "--json").stdout)
     assert res["checkpoint_step"] == load_checkpoint(three_ckpts, "best")[1]["global_step"]
+
+
+def test_init_from_starts_from_a_runs_weights_with_fresh_counters(tmp_path):
+    src = Trainer(tiny_cfg(tmp_path / "src"))
+    src.train()
+    weights = src.agent.tensors()
+    ft = Trainer(tiny_cfg(tmp_path / "ft", init_from=str(tmp_path / "src")))
+    for k, v in weights.items():
+        assert torch.equal(ft.agent.tensors()[k], v), k
+    assert ft.global_step == 0 and ft.update_idx == 0
+    ft.train()
+    assert load_run(tmp_path / "ft")[2]["global_step"] == 256
+    fresh = Trainer(tiny_cfg(tmp_path / "fresh"))
+    assert not torch.equal(fresh.agent.tensors()["policy.flow.layers.0.net.0.weight"],
+                           weights["policy.flow.layers.0.net.0.weight"])
+
+
+def test_init_from_names_a_missing_run_and_an_architecture_mismatch(tmp_path):
+    with pytest.raises(ConfigError, match="invalid init_from=.*nowhere.*no checkpoint"):
+        Trainer(tiny_cfg(tmp_path / "a", init_from=str(tmp_path / "nowhere")))
+    Trainer(tiny_cfg(tmp_path / "src")).train()
+    cfg = tiny_cfg(tmp_path / "b", init_from=str(tmp_path / "src"))
+    cfg.policy.kind = "gaussian"
+    with pytest.raises(ConfigError, match="invalid init_from=.*does not match the policy"):
+        Trainer(cfg)

@@ -9,6 +9,8 @@ goal the episode reached, -1 for none), ``num_modes`` and ``success`` (0/1), so 
     reward = max_k exp(-||a - c_k||^2 / (2 w^2)), peaks c_k on a circle of radius 0.6
     (``num_modes`` = 2: (+-0.6, 0); 4: also (0, +-0.6)), width w = 0.15. Each peak is worth 1;
     the mean of two peaks is worth exp(-8) = 0.0003. mode = nearest peak if within 2 w.
+    ``target = k``: only peak k pays (the fine-tuning task of
+    ``benchmarks/multimodal/finetune.py``); success = landing on peak k.
 
 ``nfpo/MultiGoal-v0``: the 2-D point mass of Haarnoja et al. (2017, soft Q-learning), with
     constants chosen so that PPO learns it in ~100k steps. obs = position p (start ~ N(0,
@@ -45,9 +47,13 @@ def _final_info(mode: int, num_modes: int, **extra: float) -> dict[str, Any]:
 class BimodalBandit(gym.Env):
     metadata = {"render_modes": []}
 
-    def __init__(self, num_modes: int = 2, radius: float = 0.6, width: float = 0.15) -> None:
+    def __init__(self, num_modes: int = 2, radius: float = 0.6, width: float = 0.15,
+                 target: int | None = None) -> None:
         if num_modes not in (2, 4):
             raise ValueError(f"num_modes={num_modes!r}: accepted values are 2 and 4")
+        if target is not None and target not in range(num_modes):
+            raise ValueError(f"target={target!r}: accepted values are None and 0..{num_modes - 1}")
+        self.target = target
         angles = np.arange(num_modes) * (2 * np.pi / num_modes)
         self.peaks = radius * np.stack([np.cos(angles), np.sin(angles)], 1)  # [K, 2]
         self.width = width
@@ -74,8 +80,12 @@ class BimodalBandit(gym.Env):
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         a = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
         d2 = np.sum((a - self.peaks) ** 2, -1)
-        reward = float(np.exp(-d2.min() / (2 * self.width**2)))
-        info = _final_info(int(self.mode_of(a)), len(self.peaks))
+        paying = d2.min() if self.target is None else d2[self.target]
+        reward = float(np.exp(-paying / (2 * self.width**2)))
+        mode = int(self.mode_of(a))
+        info = _final_info(mode, len(self.peaks))
+        if self.target is not None:
+            info["success"] = float(mode == self.target)
         return np.ones(1, np.float32), reward, True, False, info
 
 

@@ -110,9 +110,13 @@ class FlowPolicy(Policy):
             return z, z.new_zeros(z.shape[0])
         return z * self.base_log_std.exp(), self.base_log_std.sum().expand(z.shape[0])
 
-    def rsample_raw(self, obs: Tensor) -> tuple[Tensor, Tensor]:
+    def rsample_raw(self, obs: Tensor, z: Tensor | None = None) -> tuple[Tensor, Tensor]:
         h = self.encoder(obs)
-        z = self.base_dist.sample(obs.shape[0], obs)
+        if z is None:
+            z = self.base_dist.sample(obs.shape[0], obs)
+        elif not isinstance(self.base_dist, StandardNormal):
+            raise ValueError("given base noise z needs the standard-normal base "
+                             "(flow_base_mixture=0)")
         zs, ld_base = self._base(z)
         u, logdet = self.flow(zs, h)
         return u, self.base_dist.log_prob(z) - ld_base - logdet

@@ -32,9 +32,9 @@ class GaussianPolicy(Policy):
         self.mean_net = orthogonal_init(mlp([obs_dim, *hidden, act_dim], activation), 0.01)
         self.log_std = nn.Parameter(torch.full((act_dim,), float(init_log_std)))
 
-    def rsample_raw(self, obs: Tensor) -> tuple[Tensor, Tensor]:
+    def rsample_raw(self, obs: Tensor, z: Tensor | None = None) -> tuple[Tensor, Tensor]:
         mu = self.mean_net(obs)
-        eps = torch.randn_like(mu)
+        eps = torch.randn_like(mu) if z is None else z
         u = mu + eps * self.log_std.exp()
         logp = (-0.5 * eps.pow(2) - self.log_std - _HALF_LOG_2PI).sum(-1)
         return u, logp
