@@ -1,7 +1,7 @@
 """Does a multimodal pretrained policy adapt faster? Pretrain on the 4-peak bandit, then
 fine-tune to one peak picked after training (every peak in turn), and count the steps.
 
-    python benchmarks/multimodal/finetune.py --out benchmarks/multimodal/finetune --workers 2
+    python benchmarks/multimodal/finetune.py --out runs/multimodal-finetune --workers 2
 
 1. Pretrain (awr4.toml's recipe, ``PRETRAIN_STEPS``): ``flow-multi`` (AWR + outcome bonus: all
    four peaks), ``flow-single`` (AWR without the bonus: one peak), ``gaussian`` (AWR + bonus:
@@ -11,8 +11,9 @@ fine-tune to one peak picked after training (every peak in turn), and count the 
    same from scratch (``flow-scratch``, ``gaussian-scratch``).
 3. Per fine-tune run: the first step at which an update's mean reward reaches ``THRESHOLD``
    (from metrics.csv), and the success on the target in ``EPISODES`` stochastic episodes of the
-   final policy. Writes OUT/finetune.json (every run) and prints the table of
-   benchmarks/multimodal/README.md. Resumable: finished runs are kept and skipped.
+   final policy. Writes ``--results`` (every run; benchmarks/multimodal/finetune.json) and
+   prints the table of benchmarks/multimodal/README.md. The run dirs stay in OUT, outside the
+   source tree. Resumable: finished runs are kept and skipped.
 """
 
 from __future__ import annotations
@@ -71,7 +72,9 @@ def evaluate_run(run_dir: Path) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--out", type=Path, default=Path("benchmarks/multimodal/finetune"))
+    ap.add_argument("--out", type=Path, default=Path("runs/multimodal-finetune"))
+    ap.add_argument("--results", type=Path,
+                    default=Path(__file__).with_name("finetune.json"))
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--pretrain-steps", type=int, default=PRETRAIN_STEPS)
@@ -102,7 +105,7 @@ def main(argv: list[str] | None = None) -> None:
         rows.append({"stage": "finetune", "arm": arm, "seed": s, "target": k,
                      "steps_to_threshold": steps_to(d, THRESHOLD),
                      "target_share": r["mode_fractions"][k], "return": r["mean_return"]})
-    (a.out / "finetune.json").write_text(json.dumps(rows, indent=1))
+    a.results.write_text(json.dumps(rows, indent=1))
     pre_share = {(r["arm"], r["seed"]): r["mode_fractions"] for r in rows
                  if r["stage"] == "pretrain"}
     print(f"| start | share of the target peak before | runs reaching reward {THRESHOLD} | "
