@@ -4,6 +4,7 @@ test, not a benchmark rerun months later."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -34,3 +35,46 @@ def test_script_imports_and_has_main(script):
     out = subprocess.run([sys.executable, "-c", CHECK, str(ROOT / script)], cwd=ROOT,
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]
+
+
+def _git(repo, *args):
+    subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True)
+
+
+def test_bench_runs_store_and_fetch_round_trip(tmp_path):
+    """benchmarks/runs.py: a study's run files go to the bench-runs branch (without
+    checkpoints and logs) and come back byte for byte; a clone fetches them from origin."""
+    repo = tmp_path / "repo"
+    runs = repo / "benchmarks" / "study" / "runs"
+    (runs / "job1" / "checkpoints").mkdir(parents=True)
+    (runs / "job1" / "metrics.csv").write_text("global_step,x\n1,2\n")
+    (runs / "job1" / "eval.json").write_text('{"mean_return": 1.5}')
+    (runs / "job1" / "checkpoints" / "big.bin").write_bytes(b"0" * 100)
+    (runs / "job1" / "train.log").write_text("log")
+    (repo / "README.md").parent.mkdir(exist_ok=True)
+    (repo / "README.md").write_text("x")
+    _git(repo, "init", "-q")
+    _git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "add", "README.md")
+    _git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init")
+    script = ROOT / "benchmarks" / "runs.py"
+
+    ident = {k: "t" for k in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME",
+                              "GIT_COMMITTER_EMAIL")}
+
+    def run(cwd, *args):
+        return subprocess.run([sys.executable, str(script), *args], cwd=cwd,
+                              capture_output=True, text=True, env={**os.environ, **ident})
+
+    env_ok = run(repo, "store", "benchmarks/study")
+    assert env_ok.returncode == 0, env_ok.stderr
+    assert run(repo, "list").stdout.split() == ["benchmarks/study"]
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(repo), str(clone)], check=True)
+    out = run(clone, "fetch", "benchmarks/study")
+    assert out.returncode == 0 and "restored 2 files" in out.stdout, out.stderr
+    got = clone / "benchmarks" / "study" / "runs" / "job1"
+    assert sorted(p.name for p in got.iterdir()) == ["eval.json", "metrics.csv"]
+    assert (got / "metrics.csv").read_text() == "global_step,x\n1,2\n"
+    bad = run(clone, "fetch", "benchmarks/other")
+    assert bad.returncode != 0 and "not on bench-runs" in bad.stderr
+    assert "stored studies: ['benchmarks/study']" in bad.stderr
