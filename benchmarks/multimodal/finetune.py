@@ -38,7 +38,8 @@ BONUS = ["--outcome-bonus", "0.2", "--outcome-bandwidth", "0.2"]
 PRETRAIN = {"flow-multi": ["--policy", "flow", *AWR, *BONUS],
             "flow-single": ["--policy", "flow", *AWR],
             "gaussian": ["--policy", "gaussian", *AWR, *BONUS]}
-FINETUNE_ARGS: list[str] = []  # PPO's defaults (clipped surrogate, KL stop of the policy)
+FINETUNE = {"ppo": [],  # PPO's defaults (clipped surrogate, KL stop of the policy)
+            "awr": ["--policy-loss", "awr", "--target-kl", "0.05", "--kl-stop", "minibatch"]}
 SCRATCH = {"flow-scratch": "flow", "gaussian-scratch": "gaussian"}
 
 
@@ -79,6 +80,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--pretrain-steps", type=int, default=PRETRAIN_STEPS)
     ap.add_argument("--finetune-steps", type=int, default=FINETUNE_STEPS)
+    ap.add_argument("--finetune-loss", choices=list(FINETUNE), default="ppo",
+                    help="the fine-tuning update (awr: the pretraining's loss, no bonus)")
     a = ap.parse_args(argv)
     pre = {(arm, s): a.out / "pretrain" / f"{arm}-s{s}" for arm in PRETRAIN for s in a.seeds}
     with ThreadPoolExecutor(a.workers) as pool:
@@ -88,12 +91,13 @@ def main(argv: list[str] | None = None) -> None:
     for (arm, s), src in pre.items():
         for k in range(4):
             jobs[(arm, s, k)] = (["--policy", "gaussian" if arm == "gaussian" else "flow",
-                                  "--init-from", str(src), *FINETUNE_ARGS])
+                                  "--init-from", str(src), *FINETUNE[a.finetune_loss]])
     for arm, kind in SCRATCH.items():
         for s in a.seeds:
             for k in range(4):
-                jobs[(arm, s, k)] = ["--policy", kind, *FINETUNE_ARGS]
-    ft = {key: a.out / "finetune" / f"{key[0]}-s{key[1]}-peak{key[2]}" for key in jobs}
+                jobs[(arm, s, k)] = ["--policy", kind, *FINETUNE[a.finetune_loss]]
+    stage = "finetune" if a.finetune_loss == "ppo" else f"finetune-{a.finetune_loss}"
+    ft = {key: a.out / stage / f"{key[0]}-s{key[1]}-peak{key[2]}" for key in jobs}
     with ThreadPoolExecutor(a.workers) as pool:
         list(pool.map(lambda key: train(ft[key], jobs[key], a.finetune_steps, key[1],
                                         {"num_modes": 4, "target": key[2]}), jobs))
