@@ -34,6 +34,7 @@ from nfpo.envs.terms import EpisodeTerms
 from nfpo.episodes import EpisodeStats
 from nfpo.normalization import RewardScaler
 from nfpo.policies.noise import CorrelatedNoise
+from nfpo.policies.numpy_rollout import NumpyRollout
 from nfpo.storage import RolloutStorage
 
 
@@ -57,7 +58,10 @@ class Collector:
                                           p.state_bonus_buffer) if p.state_bonus else None
         rho = cfg.policy.noise_correlation  # persistent exploration noise, if any
         self.noise = CorrelatedNoise(n, spec.act_dim, rho) if rho > 0 else None
-        # --compile: the per-step sample is one fused graph (the flow's ~90 small ops)
+        # numpy inference of the per-step sample and value (CPU, covered architectures); else
+        # torch, with --compile one fused graph for the sample (the flow's ~90 small ops)
+        self.fast = NumpyRollout.build(agent.policy, agent.critic) \
+            if cfg.run.numpy_rollout and device.type == "cpu" else None
         self._sample = torch.compile(agent.policy.sample) if cfg.run.compile \
             else agent.policy.sample
 
@@ -69,14 +73,17 @@ class Collector:
         cfg, agent, spec, storage = self.cfg, self.agent, self.spec, self.storage
         ended_before = self.stats.pending
         for _ in range(cfg.ppo.num_steps):
-            x, xc = self.inputs(obs, update_norm=cfg.env.normalize_obs)
-            with torch.inference_mode():
-                if self.noise is None:
-                    u, logp = self._sample(x)
-                else:
-                    u, logp = self._sample(x, self.noise.next().to(x.device))
-                value = agent.critic(xc)
-            a = agent.policy.to_action(u).cpu().numpy()
+            if self.fast is not None:
+                x, xc, u, logp, value, a = self._step_numpy(obs)
+            else:
+                x, xc = self.inputs(obs, update_norm=cfg.env.normalize_obs)
+                with torch.inference_mode():
+                    if self.noise is None:
+                        u, logp = self._sample(x)
+                    else:
+                        u, logp = self._sample(x, self.noise.next().to(x.device))
+                    value = agent.critic(xc)
+                a = agent.policy.to_action(u).cpu().numpy()
             obs, reward, term, trunc, info = self.envs.step(spec.scale_action(a))
             dropped = self.nonfinite.check(obs, reward, term, trunc, global_step +
                                            storage.step * cfg.env.num_envs, update_idx)
@@ -109,6 +116,20 @@ class Collector:
                                   self.stats.dropped)
         return obs
 
+    def _step_numpy(self, obs: np.ndarray) -> tuple[torch.Tensor, ...]:
+        """One step's (x, xc, u, log pi, V) as tensors over numpy arrays and the env action
+        ``a``, computed by ``NumpyRollout`` (noise drawn from torch's generator as in the
+        torch path)."""
+        x, xc = self.inputs_numpy(obs, update_norm=self.cfg.env.normalize_obs)
+        n, d = len(x), self.spec.act_dim
+        z = torch.randn(n, d) if self.noise is None else self.noise.next()
+        u, logp = self.fast.sample(x, z.numpy())
+        value = self.fast.value(xc)
+        a = np.tanh(u) if self.fast.tanh else np.clip(u, -1.0, 1.0)
+        xt = torch.from_numpy(x)
+        return (xt, xt if xc is x else torch.from_numpy(xc), torch.from_numpy(u),
+                torch.from_numpy(logp), torch.from_numpy(value), a)
+
     def _book_episodes(self, info: dict[str, Any], done: np.ndarray, dropped: np.ndarray,
                        ep_ret: np.ndarray, ep_len: np.ndarray) -> None:
         """Pass every finished, kept episode (return, length, reward terms, and the mode of
@@ -131,12 +152,7 @@ class Collector:
         observations (``[actor | critic]`` with an asymmetric critic, ``EnvSpec.split``); with
         ``update_norm`` the running normalizers take them in first."""
         if self.device.type == "cpu":  # numpy: fewer small torch calls per step
-            o, co = (np.array(o, dtype=np.float32) for o in self.spec.split(obs))
-            if update_norm:
-                self.agent.obs_norm.update(o)
-                if self.spec.critic_obs_dim:
-                    self.agent.critic_norm.update(co)
-            x, xc = self.agent.norm_numpy(o, co)
+            x, xc = self.inputs_numpy(obs, update_norm)
             xt = torch.from_numpy(x)
             return xt, (xt if xc is x else torch.from_numpy(xc))
         obs_t, cobs_t = (torch.as_tensor(o, dtype=torch.float32, device=self.device)
@@ -148,6 +164,17 @@ class Collector:
         with torch.inference_mode():
             x = self.agent.norm(obs_t)
             return x, self.agent.norm_critic(cobs_t, x)
+
+    def inputs_numpy(self, obs: np.ndarray, update_norm: bool = False
+                     ) -> tuple[np.ndarray, np.ndarray]:
+        """``inputs`` as float32 numpy arrays (CPU); ``xc is x`` without an asymmetric
+        critic."""
+        o, co = (np.array(o, dtype=np.float32) for o in self.spec.split(obs))
+        if update_norm:
+            self.agent.obs_norm.update(o)
+            if self.spec.critic_obs_dim:
+                self.agent.critic_norm.update(co)
+        return self.agent.norm_numpy(o, co)
 
     # --- persistence (keys as in checkpoints written before this class existed) -----------
     def state_dict(self) -> dict[str, Any]:

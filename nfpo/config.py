@@ -26,7 +26,9 @@ PolicyKind = Literal["gaussian", "flow", "flow-naive"]
 NFPO_TARGET_KL = 0.1  # the KL stop of the NFPO default (policy=flow); docs/stability.md
 # Values that reproduce what the code did before a field existed, for config.json files
 # written then (``TrainConfig.from_dict``): the KL stop was checked per epoch.
-LEGACY_DEFAULTS: dict[str, dict[str, Any]] = {"ppo": {"kl_stop": "epoch"}}
+# numpy_rollout did not exist: rollouts ran through torch.
+LEGACY_DEFAULTS: dict[str, dict[str, Any]] = {"ppo": {"kl_stop": "epoch"},
+                                              "run": {"numpy_rollout": False}}
 
 
 @dataclass
@@ -339,6 +341,12 @@ class RunConfig:
     keep_checkpoints: int = 3
     torch_threads: int = 1
     """torch intra-op threads (1 is fastest for these small nets on 2 cores)."""
+    numpy_rollout: bool = True
+    """on the CPU, evaluate the actor's per-step sample and the critic in numpy on views of the
+    torch weights (torch's per-call overhead dominates at rollout sizes: ~4x faster per step;
+    nfpo.policies.numpy_rollout). Same math and random draws as torch, equal to float32
+    rounding; architectures it does not cover (spline couplings, a mixture base, LayerNorm,
+    float64 actors) keep the torch path."""
     compile: bool = False
     """torch.compile the policy's log-prob in the PPO update and its sample in the rollout
     (fuses the flow's many small ops; a one-off compilation of ~30-60 s; the flow's speed with

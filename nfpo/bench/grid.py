@@ -133,10 +133,11 @@ def _strip_steps(cmd: str) -> str:
     return re.sub(r" --total-steps \S+", "", cmd)
 
 
-# fields that only say where and how verbosely a run writes, not what it computes
+# fields that only say where and how verbosely a run writes, or how it computes the same math
+# (thread count, numpy rollout inference: float32 rounding apart), not what it computes
 _OUTPUT_ONLY = {"run_dir", "progress", "tensorboard", "report", "torch_threads",
-                "checkpoint_every", "keep_checkpoints", "eval_episodes", "video_every",
-                "video_steps"}
+                "numpy_rollout", "checkpoint_every", "keep_checkpoints", "eval_episodes",
+                "video_every", "video_steps"}
 
 
 def _comparable(cfg: dict[str, Any]) -> dict[str, Any]:
