@@ -5,7 +5,8 @@ fine-tune to one peak picked after training (every peak in turn), and count the 
 
 1. Pretrain (awr4.toml's recipe, ``PRETRAIN_STEPS``): ``flow-multi`` (AWR + outcome bonus: all
    four peaks), ``flow-single`` (AWR without the bonus: one peak), ``gaussian`` (AWR + bonus:
-   diffuse), each for every seed.
+   diffuse), ``flow-mixw-multi`` (``flow-multi`` on a 16-component mixture base with learned
+   weights: the lumps are components), each for every seed (``--arms`` picks a subset).
 2. Fine-tune every pretrained run to each target peak k (``--env-kwargs {"target": k}``: only
    peak k pays) with ``--init-from`` and PPO's clipped surrogate (``FINETUNE_ARGS``), and the
    same from scratch (``flow-scratch``, ``gaussian-scratch``).
@@ -35,9 +36,13 @@ COMMON = ["--env", "nfpo/BimodalBandit-v0", "--num-envs", "4", "--num-steps", "6
 AWR = ["--policy-loss", "awr", "--target-kl", "0.05", "--kl-stop", "minibatch",
        "--ent-reward-coef", "0.1"]
 BONUS = ["--outcome-bonus", "0.2", "--outcome-bandwidth", "0.2"]
-PRETRAIN = {"flow-multi": ["--policy", "flow", *AWR, *BONUS],
-            "flow-single": ["--policy", "flow", *AWR],
-            "gaussian": ["--policy", "gaussian", *AWR, *BONUS]}
+MIXTURE = ["--flow-base-mixture", "16", "--flow-base-mixture-weights"]
+ARCH = {"flow-multi": ["--policy", "flow"], "flow-single": ["--policy", "flow"],
+        "gaussian": ["--policy", "gaussian"], "flow-mixw-multi": ["--policy", "flow", *MIXTURE]}
+PRETRAIN = {"flow-multi": [*ARCH["flow-multi"], *AWR, *BONUS],
+            "flow-single": [*ARCH["flow-single"], *AWR],
+            "gaussian": [*ARCH["gaussian"], *AWR, *BONUS],
+            "flow-mixw-multi": [*ARCH["flow-mixw-multi"], *AWR, *BONUS]}
 FINETUNE = {"ppo": [],  # PPO's defaults (clipped surrogate, KL stop of the policy)
             "awr": ["--policy-loss", "awr", "--target-kl", "0.05", "--kl-stop", "minibatch"]}
 SCRATCH = {"flow-scratch": "flow", "gaussian-scratch": "gaussian"}
@@ -78,22 +83,25 @@ def main(argv: list[str] | None = None) -> None:
                     default=Path(__file__).with_name("finetune.json"))
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--arms", nargs="+", default=list(PRETRAIN) + list(SCRATCH),
+                    help="pretrained and scratch arms to run")
     ap.add_argument("--pretrain-steps", type=int, default=PRETRAIN_STEPS)
     ap.add_argument("--finetune-steps", type=int, default=FINETUNE_STEPS)
     ap.add_argument("--finetune-loss", choices=list(FINETUNE), default="ppo",
                     help="the fine-tuning update (awr: the pretraining's loss, no bonus)")
     a = ap.parse_args(argv)
-    pre = {(arm, s): a.out / "pretrain" / f"{arm}-s{s}" for arm in PRETRAIN for s in a.seeds}
+    pre = {(arm, s): a.out / "pretrain" / f"{arm}-s{s}" for arm in PRETRAIN for s in a.seeds
+           if arm in a.arms}
     with ThreadPoolExecutor(a.workers) as pool:
         list(pool.map(lambda k: train(pre[k], PRETRAIN[k[0]], a.pretrain_steps, k[1],
                                       {"num_modes": 4}), pre))
     jobs = {}
     for (arm, s), src in pre.items():
         for k in range(4):
-            jobs[(arm, s, k)] = (["--policy", "gaussian" if arm == "gaussian" else "flow",
-                                  "--init-from", str(src), *FINETUNE[a.finetune_loss]])
+            jobs[(arm, s, k)] = [*ARCH[arm], "--init-from", str(src),
+                                 *FINETUNE[a.finetune_loss]]
     for arm, kind in SCRATCH.items():
-        for s in a.seeds:
+        for s in a.seeds if arm in a.arms else []:
             for k in range(4):
                 jobs[(arm, s, k)] = ["--policy", kind, *FINETUNE[a.finetune_loss]]
     stage = "finetune" if a.finetune_loss == "ppo" else f"finetune-{a.finetune_loss}"
@@ -114,7 +122,7 @@ def main(argv: list[str] | None = None) -> None:
                  if r["stage"] == "pretrain"}
     print(f"| start | share of the target peak before | runs reaching reward {THRESHOLD} | "
           "median steps to it | final share on the target |\n|---|---|---|---|---|")
-    for arm in [*PRETRAIN, *SCRATCH]:
+    for arm in [x for x in [*PRETRAIN, *SCRATCH] if x in a.arms]:
         fr = [r for r in rows if r["stage"] == "finetune" and r["arm"] == arm]
         steps = [r["steps_to_threshold"] or np.inf for r in fr]  # never: censored
         med = np.median(steps)
