@@ -2,8 +2,9 @@
 
 Per step: normalize the observation (and update the running statistics), sample u ~ pi(.|s)
 (from i.i.d. or, with ``noise_correlation``, AR(1) base noise: ``nfpo.policies.noise``)
-and V(s), step the envs, check for non-finite values, book finished episodes into
-``EpisodeStats``, and build the reward PPO learns from:
+and V(s) (on the CPU in numpy, ``nfpo.policies.numpy_rollout``, else through torch), step
+the envs, check for non-finite values, book finished episodes into ``EpisodeStats``, and build
+the reward PPO learns from:
 
     r_t = scale( r_env + b_outcome (at an episode's end) + b_state - alpha log pi(u_t|s_t) )
           + gamma V(s_final)   on truncation (time-out bootstrap; termination cuts)
