@@ -91,6 +91,19 @@ class Agent(nn.Module):
         for prefix in self.parts:
             load_module(getattr(self, prefix), tensors, prefix)
 
+    def freeze(self, prefixes: tuple[str, ...]) -> None:
+        """Hold the parameters whose names (``policy.flow.layers.0.net.0.weight``, ...) start
+        with any of ``prefixes`` fixed (``requires_grad`` off: no gradient, no Adam step)."""
+        names = [n for n, _ in self.named_parameters()]
+        for prefix in prefixes:
+            if not any(n.startswith(prefix) for n in names):
+                groups = sorted({".".join(n.split(".")[:2]) for n in names})
+                raise ConfigError(f"invalid freeze prefix {prefix!r}: it names no parameter; "
+                                  f"parameter groups: {', '.join(groups)}")
+        for n, p in self.named_parameters():
+            if any(n.startswith(prefix) for prefix in prefixes):
+                p.requires_grad_(False)
+
     def init_from(self, path: Path | str) -> None:
         """Load the weights of a run dir's newest checkpoint (or of a checkpoint dir) into this
         agent: the ``--init-from`` of fine-tuning. A ConfigError names the path and the

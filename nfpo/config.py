@@ -333,6 +333,10 @@ class RunConfig:
     """fine-tuning: start from the weights (observation normalizer, policy, critic) of this
     run dir's newest checkpoint, or of a checkpoint dir; the optimizer, counters, schedules and
     bonus buffers start fresh. The architecture must match (errors name the mismatch)."""
+    freeze: tuple[str, ...] = ()
+    """fine-tuning: parameter-name prefixes held fixed, as the checkpoint names them (e.g.
+    ``policy.flow policy.encoder policy.base_dist.means``: with a mixture base, only its
+    weights then adapt); a prefix that names no parameter is an error listing the names."""
     device: str = "cpu"
     """where the policy, critic and PPO update run: cpu, cuda, cuda:N, or auto (cuda when
     available). The simulator stays on the CPU; checkpoints are device-independent."""

@@ -78,6 +78,7 @@ class Trainer:
                            self.spec.critic_obs_dim).to(self.device)
         if cfg.run.init_from and not resuming:  # fine-tuning (a resume loads its own weights)
             self.agent.init_from(cfg.run.init_from)
+        self.agent.freeze(cfg.run.freeze)
         self.generator = torch.Generator().manual_seed(cfg.run.seed)
         self.ppo = PPO(self.agent.policy, self.agent.critic, cfg.ppo, cfg.num_updates,
                        self.generator, compile=cfg.run.compile)

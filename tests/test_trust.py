@@ -540,3 +540,17 @@ def test_init_from_names_a_missing_run_and_an_architecture_mismatch(tmp_path):
     cfg.policy.kind = "gaussian"
     with pytest.raises(ConfigError, match="invalid init_from=.*does not match the policy"):
         Trainer(cfg)
+
+
+def test_freeze_holds_named_parameters_and_names_a_bad_prefix(tmp_path):
+    cfg = tiny_cfg(tmp_path / "f", freeze=("policy.flow.layers.0", "critic"))
+    t = Trainer(cfg)
+    before = {k: v.clone() for k, v in t.agent.tensors().items()}
+    t.train()
+    after = t.agent.tensors()
+    for k, v in before.items():
+        frozen = k.startswith(("policy.flow.layers.0.", "critic."))
+        if k.startswith(("policy.", "critic.")):
+            assert torch.equal(after[k], v) == frozen or "mask" in k, k
+    with pytest.raises(ConfigError, match="invalid freeze prefix 'policy.nope'.*policy.flow"):
+        Trainer(tiny_cfg(tmp_path / "g", freeze=("policy.nope",)))

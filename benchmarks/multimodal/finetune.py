@@ -7,6 +7,8 @@ fine-tune to one peak picked after training (every peak in turn), and count the 
    four peaks), ``flow-single`` (AWR without the bonus: one peak), ``gaussian`` (AWR + bonus:
    diffuse), ``flow-mixw-multi`` (``flow-multi`` on a 16-component mixture base with learned
    weights: the lumps are components), each for every seed (``--arms`` picks a subset).
+   ``flow-mixw-logits`` fine-tunes ``flow-mixw-multi`` with everything but the mixture
+   weights frozen (``--freeze``).
 2. Fine-tune every pretrained run to each target peak k (``--env-kwargs {"target": k}``: only
    peak k pays) with ``--init-from`` and PPO's clipped surrogate (``FINETUNE_ARGS``), and the
    same from scratch (``flow-scratch``, ``gaussian-scratch``).
@@ -46,6 +48,9 @@ PRETRAIN = {"flow-multi": [*ARCH["flow-multi"], *AWR, *BONUS],
 FINETUNE = {"ppo": [],  # PPO's defaults (clipped surrogate, KL stop of the policy)
             "awr": ["--policy-loss", "awr", "--target-kl", "0.05", "--kl-stop", "minibatch"]}
 SCRATCH = {"flow-scratch": "flow", "gaussian-scratch": "gaussian"}
+# fine-tuning variants of a pretrained arm: only the mixture weights adapt
+VARIANTS = {"flow-mixw-logits": ("flow-mixw-multi",
+                                 ["--freeze", "policy.flow", "policy.base_dist.means"])}
 
 
 def train(run_dir: Path, args: list[str], steps: int, seed: int, kwargs: dict) -> None:
@@ -83,20 +88,28 @@ def main(argv: list[str] | None = None) -> None:
                     default=Path(__file__).with_name("finetune.json"))
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--arms", nargs="+", default=list(PRETRAIN) + list(SCRATCH),
+    ap.add_argument("--arms", nargs="+", default=[*PRETRAIN, *VARIANTS, *SCRATCH],
                     help="pretrained and scratch arms to run")
     ap.add_argument("--pretrain-steps", type=int, default=PRETRAIN_STEPS)
     ap.add_argument("--finetune-steps", type=int, default=FINETUNE_STEPS)
     ap.add_argument("--finetune-loss", choices=list(FINETUNE), default="ppo",
                     help="the fine-tuning update (awr: the pretraining's loss, no bonus)")
     a = ap.parse_args(argv)
+    needed = set(a.arms) | {VARIANTS[v][0] for v in a.arms if v in VARIANTS}
     pre = {(arm, s): a.out / "pretrain" / f"{arm}-s{s}" for arm in PRETRAIN for s in a.seeds
-           if arm in a.arms}
+           if arm in needed}
     with ThreadPoolExecutor(a.workers) as pool:
         list(pool.map(lambda k: train(pre[k], PRETRAIN[k[0]], a.pretrain_steps, k[1],
                                       {"num_modes": 4}), pre))
     jobs = {}
+    for variant, (base, flags) in VARIANTS.items():
+        for s in a.seeds if variant in a.arms else []:
+            for k in range(4):
+                jobs[(variant, s, k)] = [*ARCH[base], "--init-from", str(pre[(base, s)]),
+                                         *flags, *FINETUNE[a.finetune_loss]]
     for (arm, s), src in pre.items():
+        if arm not in a.arms:
+            continue
         for k in range(4):
             jobs[(arm, s, k)] = [*ARCH[arm], "--init-from", str(src),
                                  *FINETUNE[a.finetune_loss]]
@@ -112,6 +125,9 @@ def main(argv: list[str] | None = None) -> None:
     rows = []
     for (arm, s), src in pre.items():
         rows.append({"stage": "pretrain", "arm": arm, "seed": s, **evaluate_run(src)})
+    for variant, (base, _) in VARIANTS.items():  # a variant starts from its base's pretraining
+        rows += [{**r, "arm": variant} for r in list(rows)
+                 if r["stage"] == "pretrain" and r["arm"] == base and variant in a.arms]
     for (arm, s, k), d in ft.items():
         r = evaluate_run(d)
         rows.append({"stage": "finetune", "arm": arm, "seed": s, "target": k,
@@ -122,12 +138,12 @@ def main(argv: list[str] | None = None) -> None:
                  if r["stage"] == "pretrain"}
     print(f"| start | share of the target peak before | runs reaching reward {THRESHOLD} | "
           "median steps to it | final share on the target |\n|---|---|---|---|---|")
-    for arm in [x for x in [*PRETRAIN, *SCRATCH] if x in a.arms]:
+    for arm in [x for x in [*PRETRAIN, *VARIANTS, *SCRATCH] if x in a.arms]:
         fr = [r for r in rows if r["stage"] == "finetune" and r["arm"] == arm]
         steps = [r["steps_to_threshold"] or np.inf for r in fr]  # never: censored
         med = np.median(steps)
         before = (f"{np.mean([pre_share[(arm, r['seed'])][r['target']] for r in fr]):.2f}"
-                  if arm in PRETRAIN else "-")
+                  if arm in PRETRAIN or arm in VARIANTS else "-")
         print(f"| {arm} | {before} | {sum(np.isfinite(steps))}/{len(fr)} | "
               f"{f'{int(med):,}' if np.isfinite(med) else f'> {a.finetune_steps:,}'} | "
               f"{np.mean([r['target_share'] for r in fr]):.2f} |")
