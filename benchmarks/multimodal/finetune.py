@@ -50,7 +50,12 @@ FINETUNE = {"ppo": [],  # PPO's defaults (clipped surrogate, KL stop of the poli
 SCRATCH = {"flow-scratch": "flow", "gaussian-scratch": "gaussian"}
 # fine-tuning variants of a pretrained arm: only the mixture weights adapt
 VARIANTS = {"flow-mixw-logits": ("flow-mixw-multi",
-                                 ["--freeze", "policy.flow", "policy.base_dist.means"])}
+                                 ["--freeze", "policy.flow", "policy.base_dist.means"]),
+            # the same with the logits' learning rate x30 (the flow group's scale: all that
+            # is left in it are the logits)
+            "flow-mixw-logits-lr30": ("flow-mixw-multi",
+                                      ["--freeze", "policy.flow", "policy.base_dist.means",
+                                       "--flow-lr-scale", "30"])}
 
 
 def train(run_dir: Path, args: list[str], steps: int, seed: int, kwargs: dict) -> None:
