@@ -63,8 +63,8 @@ class Collector:
         # torch, with --compile one fused graph for the sample (the flow's ~90 small ops)
         self.fast = NumpyRollout.build(agent.policy, agent.critic) \
             if cfg.run.numpy_rollout and device.type == "cpu" else None
-        self._sample = torch.compile(agent.policy.sample) if cfg.run.compile \
-            else agent.policy.sample
+        self._sample = torch.compile(agent.policy.sample) \
+            if cfg.run.compile and self.fast is None else agent.policy.sample
 
     def collect(self, obs: np.ndarray, ep_ret: np.ndarray, ep_len: np.ndarray, alpha: float,
                 global_step: int, update_idx: int) -> np.ndarray:
@@ -78,11 +78,9 @@ class Collector:
                 x, xc, u, logp, value, a = self._step_numpy(obs)
             else:
                 x, xc = self.inputs(obs, update_norm=cfg.env.normalize_obs)
+                z = None if self.noise is None else self.noise.next().to(x.device)
                 with torch.inference_mode():
-                    if self.noise is None:
-                        u, logp = self._sample(x)
-                    else:
-                        u, logp = self._sample(x, self.noise.next().to(x.device))
+                    u, logp = self._sample(x, z)
                     value = agent.critic(xc)
                 a = agent.policy.to_action(u).cpu().numpy()
             obs, reward, term, trunc, info = self.envs.step(spec.scale_action(a))
@@ -126,10 +124,9 @@ class Collector:
         z = torch.randn(n, d) if self.noise is None else self.noise.next()
         u, logp = self.fast.sample(x, z.numpy())
         value = self.fast.value(xc)
-        a = np.tanh(u) if self.fast.tanh else np.clip(u, -1.0, 1.0)
         xt = torch.from_numpy(x)
         return (xt, xt if xc is x else torch.from_numpy(xc), torch.from_numpy(u),
-                torch.from_numpy(logp), torch.from_numpy(value), a)
+                torch.from_numpy(logp), torch.from_numpy(value), self.fast.to_action(u))
 
     def _book_episodes(self, info: dict[str, Any], done: np.ndarray, dropped: np.ndarray,
                        ep_ret: np.ndarray, ep_len: np.ndarray) -> None:

@@ -352,9 +352,10 @@ class RunConfig:
     rounding; architectures it does not cover (spline couplings, a mixture base, LayerNorm,
     float64 actors) keep the torch path."""
     compile: bool = False
-    """torch.compile the policy's log-prob in the PPO update and its sample in the rollout
-    (fuses the flow's many small ops; a one-off compilation of ~30-60 s; the flow's speed with
-    and without it: benchmarks/peers/README.md)."""
+    """torch.compile the policy's log-prob in the PPO update, and its sample in the rollout
+    where the rollout runs through torch (``--no-numpy-rollout``, a GPU, or an architecture the
+    numpy path does not cover); fuses the flow's many small ops; a one-off compilation of
+    ~30-60 s; the flow's speed with and without it: benchmarks/peers/README.md."""
     guard: str = ""
     """divergence guard: bounds on logged metrics that stop the run (the last good checkpoint
     is kept), e.g. "policy/log_ratio_min>-20,flow/logdet_max<30"."""

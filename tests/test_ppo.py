@@ -136,6 +136,7 @@ def test_compiled_update_matches_eager(tmp_path):
     the same numbers as eager: the compiled sample's log-probs match the update's re-scoring."""
     cfg = small_cfg(tmp_path, kind="flow")
     cfg.run.compile = True
+    cfg.run.numpy_rollout = False  # the rollout's sample through torch, so compiled
     tr = Trainer(cfg)
     obs, _ = tr.envs.reset(seed=0)
     tr._rollout(obs, np.zeros(2), np.zeros(2, dtype=np.int64))

@@ -109,6 +109,10 @@ class NumpyRollout:
             logp = logp - (2.0 * (math.log(2.0) - u - _softplus(-2.0 * u))).sum(-1)
         return u.astype(np.float32), logp.astype(np.float32)
 
+    def to_action(self, u: np.ndarray) -> np.ndarray:
+        """``Policy.to_action`` in numpy: tanh(u) or clip(u, -1, 1)."""
+        return np.tanh(u) if self.tanh else np.clip(u, -1.0, 1.0)
+
     def value(self, xc: np.ndarray) -> np.ndarray:
         return self._value(xc).astype(np.float32)
 
