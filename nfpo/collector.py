@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from nfpo.agent import Agent
+from nfpo.algo.modes import ModeBalance
 from nfpo.algo.outcome import EpisodeDescriptors, OutcomeBonus, StateNovelty
 from nfpo.config import TrainConfig
 from nfpo.envs import EnvSpec
@@ -57,6 +58,9 @@ class Collector:
             if p.outcome_bonus else None
         self.state_novelty = StateNovelty(p.state_bonus, p.state_bonus_bandwidth,
                                           p.state_bonus_buffer) if p.state_bonus else None
+        self.modes = ModeBalance(n, p.mode_balance_clusters, p.mode_balance,
+                                 p.mode_balance_shrink) if p.mode_balance else None
+        self.metrics: dict[str, float] = {}  # of the last rollout (mode balance)
         rho = cfg.policy.noise_correlation  # persistent exploration noise, if any
         self.noise = CorrelatedNoise(n, spec.act_dim, rho) if rho > 0 else None
         # numpy inference of the per-step sample and value (CPU, covered architectures); else
@@ -73,6 +77,8 @@ class Collector:
         rollout. Returns the next observation."""
         cfg, agent, spec, storage = self.cfg, self.agent, self.spec, self.storage
         ended_before = self.stats.pending
+        if self.modes is not None:
+            self.modes.start(ep_len)
         for _ in range(cfg.ppo.num_steps):
             if self.fast is not None:
                 x, xc, u, logp, value, a = self._step_numpy(obs)
@@ -93,9 +99,12 @@ class Collector:
             ep_ret += reward
             ep_len += 1
             self._book_episodes(info, done, dropped, ep_ret, ep_len)
-            if self.outcome is not None:  # outcome-entropy bonus at each episode's end
-                reward = self.outcome.add_to_rewards(self.descr, x.cpu().numpy(), a, reward,
-                                                     done & ~dropped, done)
+            if self.outcome is not None or self.modes is not None:  # episode descriptors
+                ended = self.descr.pop_ended(x.cpu().numpy(), a, done)
+                if self.outcome is not None:  # outcome-entropy bonus at each episode's end
+                    reward = self.outcome.add_to_rewards(ended, done & ~dropped, reward)
+                if self.modes is not None:
+                    self.modes.step(done, ended)
             if self.state_novelty is not None:  # state-marginal entropy bonus, every step
                 reward = reward + self.state_novelty.bonus(x.cpu().numpy())
             if alpha:  # soft returns: the entropy reward -alpha log pi
@@ -111,6 +120,9 @@ class Collector:
         with torch.no_grad():
             last_value = agent.critic(self.inputs(obs)[1])
         storage.compute_returns(last_value, cfg.ppo.gamma, cfg.ppo.gae_lambda)
+        if self.modes is not None:  # no preference between outcome clusters
+            self.metrics = self.modes.apply(storage.advantages, self.descr.means(),
+                                            seed=cfg.run.seed * 100_003 + update_idx)
         self.nonfinite.end_update(update_idx + 1, self.stats.pending - ended_before,
                                   self.stats.dropped)
         return obs

@@ -237,6 +237,15 @@ class PPOConfig:
     state_bonus_bandwidth: float = 0.5
     """kernel width of that density, in normalized observation units."""
     state_bonus_buffer: int = 2048
+    mode_balance: float = 0.0
+    """mode-balanced advantages (multimodal tasks): cluster the rollout's episodes by their
+    descriptor (k-means, no labels) and remove this fraction (0..1) of each (cluster,
+    step-in-episode) group's mean advantage, so the update improves every cluster in place
+    instead of moving mass between them (nfpo.algo.modes; 0: off)."""
+    mode_balance_clusters: int = 8
+    """k of that k-means: an upper bound on the number of modes kept apart."""
+    mode_balance_shrink: float = 4.0
+    """a group's mean advantage is sum / (count + this): small groups are corrected less."""
     vf_coef: float = 0.5
     max_grad_norm: float = 0.5
     flow_lr_scale: float = 1.0
@@ -295,6 +304,12 @@ class PPOConfig:
                self.state_bonus_bandwidth, "> 0")
         _check(self.state_bonus_buffer >= 2, "state_bonus_buffer", self.state_bonus_buffer,
                ">= 2")
+        _check(0 <= self.mode_balance <= 1, "mode_balance", self.mode_balance,
+               "a number in [0, 1]")
+        _check(self.mode_balance_clusters >= 2, "mode_balance_clusters",
+               self.mode_balance_clusters, "an integer >= 2")
+        _check(self.mode_balance_shrink >= 0, "mode_balance_shrink", self.mode_balance_shrink,
+               "a number >= 0")
         _check(self.target_entropy is None or math.isfinite(self.target_entropy),
                "target_entropy", self.target_entropy, "a finite number or None")
         _check(self.entropy_lr > 0, "entropy_lr", self.entropy_lr, "a number > 0")

@@ -231,6 +231,7 @@ class Trainer:
         obs = self._obs = self._rollout(obs, ep_ret, ep_len)
         t_roll = time.perf_counter() - t0
         metrics = self.ppo.update(self.storage)
+        metrics.update(self.collector.metrics)
         metrics.update(rollout_stats(self.storage.log_probs, self.storage.actions,
                                      self.cfg.policy.action_bound))
         metrics.update(self.agent.policy.diagnostics(self.storage.obs.flatten(0, 1)[::4]))

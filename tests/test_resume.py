@@ -24,6 +24,7 @@ def cfg_for(run_dir, env, kind, randomize="", outcome_bonus=0.0):
         cfg.ppo.state_bonus, cfg.policy.action_bound = 0.1, "tanh"
         cfg.ppo.ent_reward_coef, cfg.ppo.ent_reward_coef_final = 0.1, 0.0
         cfg.policy.noise_correlation = 0.9  # per-env AR(1) noise state
+        cfg.ppo.mode_balance = 1.0  # k-means seeded by the update index
     cfg.ppo.num_steps, cfg.ppo.num_minibatches, cfg.ppo.num_epochs = 64, 2, 2
     cfg.run.total_steps, cfg.run.run_dir = 6 * 128, str(run_dir)
     cfg.run.progress, cfg.run.tensorboard, cfg.run.checkpoint_every = False, False, 1

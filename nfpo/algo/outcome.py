@@ -110,21 +110,17 @@ class StateNovelty(KernelNovelty):
 class OutcomeBonus(KernelNovelty):
     """The kernel novelty of episode descriptors, added at each episode's end."""
 
-    def add_to_rewards(self, descr: EpisodeDescriptors, x: np.ndarray, action: np.ndarray,
-                       reward: np.ndarray, scored: np.ndarray, ended: np.ndarray) -> np.ndarray:
-        """One vector-env step: ``descr`` takes the normalized observations ``x`` ``[N, O]`` and
-        actions ``[N, A]`` (clipped to [-1, 1]); every env whose episode ``ended`` restarts its
-        descriptor, and those ``scored`` (ended and kept) get their bonus added to a copy of
-        ``reward``."""
-        descr.add(x, np.clip(action, -1.0, 1.0))
-        d = {int(i): descr.pop(int(i)) for i in np.flatnonzero(ended)}
+    def add_to_rewards(self, ended: dict[int, np.ndarray], scored: np.ndarray,
+                       reward: np.ndarray) -> np.ndarray:
+        """One vector-env step: ``ended`` maps each env whose episode ended to its descriptor
+        (``EpisodeDescriptors.pop``); those ``scored`` (``[N]`` bool: ended and kept) get their
+        bonus added to a copy of ``reward`` ``[N]``."""
         ids = np.flatnonzero(scored)
         if not len(ids):
             return reward
         reward = reward.copy()
-        reward[ids] += self.bonus(np.stack([d[int(i)] for i in ids]))
+        reward[ids] += self.bonus(np.stack([ended[int(i)] for i in ids]))
         return reward
-
 
 
 class EpisodeDescriptors:
@@ -140,6 +136,17 @@ class EpisodeDescriptors:
         in [-1, 1]."""
         self.sums += np.concatenate([x, action], axis=1)
         self.steps += 1
+
+    def means(self) -> np.ndarray:
+        """The running descriptors of every env's current episode ``[N, O + A]``."""
+        return self.sums / np.maximum(self.steps, 1.0)[:, None]
+
+    def pop_ended(self, x: np.ndarray, action: np.ndarray, done: np.ndarray
+                  ) -> dict[int, np.ndarray]:
+        """``add`` one step, then ``pop`` every env whose episode is ``done``: env -> its
+        descriptor."""
+        self.add(x, np.clip(action, -1.0, 1.0))
+        return {int(i): self.pop(int(i)) for i in np.flatnonzero(done)}
 
     def pop(self, i: int) -> np.ndarray:
         d = self.sums[i] / max(self.steps[i], 1.0)
