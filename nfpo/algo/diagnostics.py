@@ -18,7 +18,9 @@ def grad_norms(named: dict[str, list[nn.Parameter]]) -> dict[str, float]:
     out: dict[str, float] = {}
     sq_total = 0.0
     for name, params in named.items():
-        sq = sum(float(p.grad.detach().pow(2).sum()) for p in params if p.grad is not None)
+        grads = [p.grad.detach() for p in params if p.grad is not None]
+        # one foreach kernel per group instead of two ops per tensor (the flow has ~25)
+        sq = float(torch.stack(torch._foreach_norm(grads)).pow(2).sum()) if grads else 0.0
         out[name] = math.sqrt(sq)
         sq_total += sq
     out["total"] = math.sqrt(sq_total)
