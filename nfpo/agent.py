@@ -71,13 +71,15 @@ class Agent(nn.Module):
                    else critic_obs)
 
     @torch.no_grad()
-    def act(self, obs: Tensor, deterministic: bool = False, z: Tensor | None = None) -> Tensor:
+    def act(self, obs: Tensor, deterministic: bool = False, z: Tensor | None = None,
+            component: Tensor | None = None) -> Tensor:
         """Env-facing action in [-1, 1]^D for raw observations ``[B, O]`` (``z``: the
-        standard-normal base noise of a stochastic action, default fresh draws)."""
+        standard-normal base noise of a stochastic action, default fresh draws; ``component``:
+        the mixture components to draw from, ``nfpo.policies.noise``)."""
         x = self.norm(obs)
         if deterministic:
             return self.policy.deterministic(x)
-        u, _ = self.policy.sample(x, z)
+        u, _ = self.policy.sample(x, z, component)
         return self.policy.to_action(u)
 
     def tensors(self) -> dict[str, Tensor]:

@@ -1,7 +1,8 @@
 """Rollout collection: step the vector env with the agent's policy and fill a RolloutStorage.
 
 Per step: normalize the observation (and update the running statistics), sample u ~ pi(.|s)
-(from i.i.d. or, with ``noise_correlation``, AR(1) base noise: ``nfpo.policies.noise``)
+(from i.i.d. or, with ``noise_correlation``, AR(1) base noise, or with
+``flow_base_mixture_hold`` a mixture component held per episode: ``nfpo.policies.noise``)
 and V(s) (on the CPU in numpy, ``nfpo.policies.numpy_rollout``, else through torch), step
 the envs, check for non-finite values, book finished episodes into ``EpisodeStats``, and build
 the reward PPO learns from:
@@ -35,7 +36,7 @@ from nfpo.envs.state import UnsupportedEnvState, get_env_state, set_env_state
 from nfpo.envs.terms import EpisodeTerms
 from nfpo.episodes import EpisodeStats
 from nfpo.normalization import RewardScaler
-from nfpo.policies.noise import CorrelatedNoise
+from nfpo.policies.noise import make_noise
 from nfpo.policies.numpy_rollout import NumpyRollout
 from nfpo.storage import RolloutStorage
 
@@ -61,8 +62,8 @@ class Collector:
         self.modes = ModeBalance(n, p.mode_balance_clusters, p.mode_balance,
                                  p.mode_balance_shrink) if p.mode_balance else None
         self.metrics: dict[str, float] = {}  # of the last rollout (mode balance)
-        rho = cfg.policy.noise_correlation  # persistent exploration noise, if any
-        self.noise = CorrelatedNoise(n, spec.act_dim, rho) if rho > 0 else None
+        # persistent exploration (AR(1) base noise or a held mixture component), if any
+        self.noise = make_noise(cfg.policy, n, spec.act_dim, agent.policy)
         # numpy inference of the per-step sample and value (CPU, covered architectures); else
         # torch, with --compile one fused graph for the sample (the flow's ~90 small ops)
         self.fast = NumpyRollout.build(agent.policy, agent.critic) \
@@ -84,9 +85,10 @@ class Collector:
                 x, xc, u, logp, value, a = self._step_numpy(obs)
             else:
                 x, xc = self.inputs(obs, update_norm=cfg.env.normalize_obs)
-                z = None if self.noise is None else self.noise.next().to(x.device)
+                kw = {} if self.noise is None else \
+                    {k: v.to(x.device) for k, v in self.noise.draw().items()}
                 with torch.inference_mode():
-                    u, logp = self._sample(x, z)
+                    u, logp = self._sample(x, **kw)
                     value = agent.critic(xc)
                 a = agent.policy.to_action(u).cpu().numpy()
             obs, reward, term, trunc, info = self.envs.step(spec.scale_action(a))
@@ -133,7 +135,7 @@ class Collector:
         torch path)."""
         x, xc = self.inputs_numpy(obs, update_norm=self.cfg.env.normalize_obs)
         n, d = len(x), self.spec.act_dim
-        z = torch.randn(n, d) if self.noise is None else self.noise.next()
+        z = torch.randn(n, d) if self.noise is None else self.noise.draw()["z"]
         u, logp = self.fast.sample(x, z.numpy())
         value = self.fast.value(xc)
         xt = torch.from_numpy(x)

@@ -138,6 +138,16 @@ class PolicyConfig:
     flow_base_mixture_std: float = 0.3
     flow_base_mixture_weights: bool = False
     """learn the mixture base's weights (softmax logits, initially uniform; nfpo.policies.flow)."""
+    flow_base_mixture_init: Literal["normal", "sphere"] = "normal"
+    """initial means of the mixture base: normal = N(0, I) draws; sphere = spread over the sphere
+    of radius ``flow_base_mixture_radius`` (farthest-point selection), so the lumps start
+    pointing every way."""
+    flow_base_mixture_radius: float = 1.2
+    flow_base_mixture_hold: bool = False
+    """exploration: draw each env's mixture component at the start of an episode and hold it
+    for the episode (fresh noise within the component every step), so an episode follows one
+    lump of the policy (nfpo.policies.noise.HeldComponent). Log-probs stay the mixture's
+    marginal; stochastic evaluation holds the component too. Needs flow_base_mixture >= 2."""
     noise_correlation: float = 0.0
     """exploration: AR(1) correlation rho of each env's base noise across the steps of an
     episode, z_t = rho z_(t-1) + sqrt(1 - rho^2) e_t (nfpo.policies.noise). 0: i.i.d. samples;
@@ -155,6 +165,13 @@ class PolicyConfig:
                self.flow_base_mixture, "0 (a standard normal base) or an integer >= 2")
         _check(self.flow_base_mixture_std > 0, "flow_base_mixture_std",
                self.flow_base_mixture_std, "a number > 0")
+        _check(self.flow_base_mixture_init in ("normal", "sphere"), "flow_base_mixture_init",
+               self.flow_base_mixture_init, "'normal' or 'sphere'")
+        _check(self.flow_base_mixture_radius > 0, "flow_base_mixture_radius",
+               self.flow_base_mixture_radius, "a number > 0")
+        _check(not self.flow_base_mixture_hold or self.flow_base_mixture >= 2,
+               "flow_base_mixture_hold", self.flow_base_mixture_hold,
+               "False unless flow_base_mixture >= 2 (it holds a mixture component)")
         _check(self.flow_transform in ("affine", "spline"), "flow_transform",
                self.flow_transform, "'affine' or 'spline'")
         _check(self.flow_spline_bins >= 2, "flow_spline_bins", self.flow_spline_bins,

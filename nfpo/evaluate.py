@@ -15,7 +15,7 @@ from nfpo.agent import Agent, load_run
 from nfpo.checkpoint import check_writable
 from nfpo.envs import env_spec, make_env, mode_coverage, parse_perturb
 from nfpo.errors import ConfigError
-from nfpo.policies.noise import CorrelatedNoise
+from nfpo.policies.noise import make_noise
 
 StepHook = Callable[[Any, int, np.ndarray, bool], None]
 
@@ -25,7 +25,7 @@ def run_episodes(agent: Agent, env_id: str, env_kwargs: dict[str, Any], episodes
                  perturb: Any = None, video: str | Path | None = None,
                  render: tuple[int, int] | None = None, on_step: StepHook | None = None,
                  backend: str = "gymnasium", obs_key: str = "",
-                 noise_correlation: float = 0.0) -> dict[str, Any]:
+                 policy_cfg: Any = None) -> dict[str, Any]:
     """Run ``episodes`` episodes of ``agent`` (seeds ``seed + i``); returns returns, lengths
     and the final-step ``info`` scalars per episode (``info/<name>`` lists).
 
@@ -36,8 +36,9 @@ def run_episodes(agent: Agent, env_id: str, env_kwargs: dict[str, Any], episodes
     actions use no random numbers, so calling this during training leaves the RNG alone.
     ``backend``/``obs_key``: the simulator (``nfpo.envs.make_env``); rendering always uses the
     gymnasium env of the same id (EnvPool's MuJoCo tasks match it to ~1e-7).
-    ``noise_correlation``: stochastic actions draw their base noise from the AR(1) process the
-    run was trained with (``nfpo.policies.noise``; 0 = i.i.d.)."""
+    ``policy_cfg``: the run's ``PolicyConfig``; stochastic actions then use the exploration
+    process it was trained with (AR(1) base noise, a held mixture component:
+    ``nfpo.policies.noise``; None = i.i.d.)."""
     writer, stride = None, 1
     if video is not None or render is not None:
         from nfpo.video import VideoWriter, check_renderer, frame, frame_stride, render_env
@@ -63,17 +64,17 @@ def run_episodes(agent: Agent, env_id: str, env_kwargs: dict[str, Any], episodes
     try:
         for ep in range(episodes):
             obs, _ = env.reset(seed=seed + ep)
-            noise = CorrelatedNoise(1, spec.act_dim, noise_correlation) \
-                if noise_correlation > 0 and not deterministic else None
+            noise = None if deterministic else \
+                make_noise(policy_cfg, 1, spec.act_dim, agent.policy)
             ret, n, done = 0.0, 0, False
             info: dict[str, Any] = {}
             after(0, obs, False)
             while not done:
                 obs_t = torch.as_tensor(np.asarray(obs, dtype=np.float32),
                                         device=device).reshape(1, -1)
-                z = None if noise is None else noise.next().to(device)
+                kw = {} if noise is None else {k: v.to(device) for k, v in noise.draw().items()}
                 with torch.no_grad():
-                    a = agent.act(obs_t, deterministic=deterministic, z=z)[0].cpu().numpy()
+                    a = agent.act(obs_t, deterministic=deterministic, **kw)[0].cpu().numpy()
                 obs, r, term, trunc, info = env.step(spec.scale_action(a))
                 ret += float(r)
                 n += 1
@@ -137,7 +138,7 @@ def evaluate(run_dir: Path | str, episodes: int = 10, deterministic: bool = True
     res = run_episodes(agent, cfg.env.id, cfg.env.kwargs(), episodes, deterministic, seed,
                        max_steps, perturbation, video, backend=cfg.env.backend,
                        obs_key=cfg.env.obs_key,
-                       noise_correlation=cfg.policy.noise_correlation)
+                       policy_cfg=cfg.policy)
     returns, infos = res["returns"], res["infos"]
     out: dict[str, Any] = {
         "env": cfg.env.id, "policy": cfg.policy.kind,

@@ -9,8 +9,8 @@ from nfpo.agent import Agent
 from nfpo.config import PolicyConfig, TrainConfig
 from nfpo.errors import ConfigError
 from nfpo.evaluate import run_episodes
-from nfpo.policies import make_policy
-from nfpo.policies.noise import CorrelatedNoise
+from nfpo.policies import FlowPolicy, GaussianPolicy, make_policy
+from nfpo.policies.noise import CorrelatedNoise, HeldComponent
 
 
 @pytest.mark.parametrize("rho", [0.0, 0.5, 0.9])
@@ -71,8 +71,74 @@ def test_stochastic_evaluation_holds_the_latent_for_rho_one():
     for rho, constant in ((1.0, True), (0.0, False)):
         positions: list[np.ndarray] = []  # first episode: p_0 .. p_5
         run_episodes(agent, "nfpo/MultiGoal-v0", {}, 1, deterministic=False, seed=0,
-                     max_steps=5, noise_correlation=rho,
+                     max_steps=5, policy_cfg=PolicyConfig(kind="gaussian", noise_correlation=rho),
                      on_step=lambda env, n, obs, done, p=positions: p.append(np.array(obs)))
         moves = np.diff(np.stack(positions), axis=0)  # the actions, [5, 2]
         assert len(moves) == 5
         assert np.allclose(moves, moves[0], atol=1e-5) == constant, (rho, moves)
+
+
+def test_held_component_is_drawn_per_episode_and_kept():
+    torch.manual_seed(0)
+    held = HeldComponent(3, lambda: torch.tensor([0.0, 0.5, 0.5]))
+    k0 = held.next().clone()
+    assert (k0 > 0).all()  # weight 0 is never drawn
+    for _ in range(5):
+        assert torch.equal(held.next(), k0)  # held while no episode ends
+    held.restart(np.array([True, False, False]))
+    draws = set()
+    for _ in range(40):
+        k = held.next().clone()
+        assert torch.equal(k[1:], k0[1:])  # the other envs keep theirs
+        draws.add(int(k[0]))
+        held.restart(np.array([True, False, False]))
+    assert draws == {1, 2}
+    state = held.state_dict()
+    other = HeldComponent(3, held.probs)
+    other.load_state_dict(state)
+    assert torch.equal(other.k, held.k) and (other.fresh == held.fresh).all()
+
+
+def test_a_given_component_samples_that_lump_with_the_marginal_log_prob():
+    torch.manual_seed(0)
+    pol = FlowPolicy(1, 2, base_mixture=4, base_mixture_init="sphere",
+                     base_mixture_radius=2.0, base_mixture_std=0.1)
+    means = pol.base_dist.means.detach()
+    assert torch.allclose(means.norm(dim=1), torch.full((4,), 2.0))
+    assert torch.cdist(means, means).add(torch.eye(4) * 9).min() > 2.0  # spread (2-D: ~2.83)
+    obs = torch.zeros(200, 1)
+    k = torch.full((200,), 2, dtype=torch.long)
+    u, logp = pol.rsample_raw(obs, component=k)  # identity flow: u = z
+    assert (u - means[2]).norm(dim=1).max() < 0.6
+    assert torch.allclose(logp, pol.log_prob_raw(obs, u), atol=1e-5)  # the marginal density
+    with pytest.raises(ValueError, match="mixture base"):
+        FlowPolicy(1, 2).rsample_raw(obs, component=k)
+    with pytest.raises(ValueError, match="Gaussian"):
+        GaussianPolicy(1, 2).rsample_raw(obs, component=k)
+
+
+def test_hold_needs_a_mixture_base():
+    with pytest.raises(ConfigError, match="flow_base_mixture_hold"):
+        PolicyConfig(flow_base_mixture_hold=True).validate()
+    with pytest.raises(ConfigError, match="flow_base_mixture_init"):
+        PolicyConfig(flow_base_mixture=4, flow_base_mixture_init="grid").validate()
+    PolicyConfig(flow_base_mixture=4, flow_base_mixture_hold=True).validate()
+
+
+def test_stochastic_evaluation_holds_the_component():
+    """An identity flow on a 4-lump base with tiny lumps: with the held component every step
+    of an episode moves the same way; without it the direction changes."""
+    cfg = TrainConfig()
+    cfg.policy.kind, cfg.env.normalize_obs = "flow", False
+    cfg.policy.flow_base_mixture, cfg.policy.flow_base_mixture_std = 4, 0.01
+    cfg.policy.flow_base_mixture_init, cfg.policy.flow_base_mixture_radius = "sphere", 0.5
+    torch.manual_seed(3)
+    agent = Agent(cfg, 2, 2)
+    for hold, constant in ((True, True), (False, False)):
+        cfg.policy.flow_base_mixture_hold = hold
+        positions: list[np.ndarray] = []
+        run_episodes(agent, "nfpo/MultiGoal-v0", {}, 1, deterministic=False, seed=0,
+                     max_steps=8, policy_cfg=cfg.policy,
+                     on_step=lambda env, n, obs, done, p=positions: p.append(np.array(obs)))
+        moves = np.diff(np.stack(positions), axis=0)
+        assert np.allclose(moves, moves[0], atol=0.05) == constant, (hold, moves)

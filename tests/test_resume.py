@@ -16,7 +16,7 @@ from nfpo.config import TrainConfig
 from nfpo.runner import Trainer
 
 
-def cfg_for(run_dir, env, kind, randomize="", outcome_bonus=0.0):
+def cfg_for(run_dir, env, kind, randomize="", outcome_bonus=0.0, hold=False):
     cfg = TrainConfig()
     cfg.env.id, cfg.env.num_envs, cfg.env.randomize = env, 2, randomize
     cfg.policy.kind, cfg.ppo.outcome_bonus = kind, outcome_bonus
@@ -25,6 +25,9 @@ def cfg_for(run_dir, env, kind, randomize="", outcome_bonus=0.0):
         cfg.ppo.ent_reward_coef, cfg.ppo.ent_reward_coef_final = 0.1, 0.0
         cfg.policy.noise_correlation = 0.9  # per-env AR(1) noise state
         cfg.ppo.mode_balance = 1.0  # k-means seeded by the update index
+    if hold:  # a mixture component held per episode (per-env state)
+        cfg.policy.flow_base_mixture, cfg.policy.flow_base_mixture_hold = 8, True
+        cfg.policy.flow_base_mixture_init = "sphere"
     cfg.ppo.num_steps, cfg.ppo.num_minibatches, cfg.ppo.num_epochs = 64, 2, 2
     cfg.run.total_steps, cfg.run.run_dir = 6 * 128, str(run_dir)
     cfg.run.progress, cfg.run.tensorboard, cfg.run.checkpoint_every = False, False, 1
@@ -49,17 +52,19 @@ def rows(run_dir):
                 for r in csv.DictReader(f)]
 
 
-@pytest.mark.parametrize("env,kind,randomize,outcome", [
-    ("nfpo/PointReach-v0", "flow", "", 0.0),
-    ("Hopper-v5", "flow", "", 0.0),
-    ("Hopper-v5", "gaussian", "mass=0.8:1.2,obs_noise=0.05,delay=1", 0.0),
-    ("nfpo/MultiGoal-v0", "flow", "", 1.0),  # bonus buffers, descriptors, AR(1) noise
+@pytest.mark.parametrize("env,kind,randomize,outcome,hold", [
+    ("nfpo/PointReach-v0", "flow", "", 0.0, False),
+    ("Hopper-v5", "flow", "", 0.0, False),
+    ("Hopper-v5", "gaussian", "mass=0.8:1.2,obs_noise=0.05,delay=1", 0.0, False),
+    ("nfpo/MultiGoal-v0", "flow", "", 1.0, False),  # bonus buffers, descriptors, AR(1) noise
+    ("nfpo/MultiGoal-v0", "flow", "", 0.0, True),  # held mixture components
 ])
-def test_interrupted_and_resumed_equals_uninterrupted(tmp_path, env, kind, randomize, outcome):
-    ref = Trainer(cfg_for(tmp_path / "a", env, kind, randomize, outcome))
+def test_interrupted_and_resumed_equals_uninterrupted(tmp_path, env, kind, randomize, outcome,
+                                                      hold):
+    ref = Trainer(cfg_for(tmp_path / "a", env, kind, randomize, outcome, hold))
     ref.train()
     with pytest.raises(SystemExit) as e:
-        StopAt(cfg_for(tmp_path / "b", env, kind, randomize, outcome)).train()
+        StopAt(cfg_for(tmp_path / "b", env, kind, randomize, outcome, hold)).train()
     assert e.value.code == 130
     _, _, state = load_run(tmp_path / "b")
     assert state["update"] == 3 and state["loop"] is not None

@@ -6,15 +6,17 @@ deterministic push (``FlowPolicy.push``; eps = 0 gives the deterministic action)
 
 ``StandardNormal``:   q(z) = N(0, I_D);  center(eps) = eps.
 ``GaussianMixture``:  q(z) = sum_k w_k N(z; mu_k, s^2 I_D), learned means mu_k
-    (initialised ~ N(0, I)), fixed std s, weights uniform or w = softmax(l) with learned logits
-    (initially 0):
+    (initialised ~ N(0, I), or ``init="sphere"``: spread over the sphere of radius r by
+    farthest-point selection among 4,096 random directions), fixed std s, weights uniform or
+    w = softmax(l) with learned logits (initially 0):
 
         log q(z) = logsumexp_k [log w_k - ||z - mu_k||^2 / (2 s^2)] - D log s - (D/2) log 2 pi
 
-    Sampling draws k ~ w, then z = mu_k + s eps: reparameterized in mu (the draw of k carries no
-    gradient; learned logits get theirs through log q). center(eps) = mu_k* + s eps for the
-    component k* whose mean has the highest density under q's kernels,
-    k* = argmax_k sum_j w_j exp(-||mu_k - mu_j||^2 / (2 s^2)).
+    Sampling draws k ~ w (or takes a given k: a component held over an episode,
+    ``nfpo.policies.noise.HeldComponent``), then z = mu_k + s eps: reparameterized in mu (the
+    draw of k carries no gradient; learned logits get theirs through log q).
+    center(eps) = mu_k* + s eps for the component k* whose mean has the highest density under
+    q's kernels, k* = argmax_k sum_j w_j exp(-||mu_k - mu_j||^2 / (2 s^2)).
 """
 
 from __future__ import annotations
@@ -28,6 +30,21 @@ from torch import Tensor, nn
 def standard_normal_log_prob(z: Tensor) -> Tensor:
     """log N(z; 0, I) summed over the last dimension. ``z: [B, D] -> [B]``."""
     return -0.5 * (z.pow(2).sum(-1) + z.shape[-1] * torch.log(z.new_tensor(2 * torch.pi)))
+
+
+def spread_directions(k: int, dim: int, candidates: int = 4096) -> Tensor:
+    """``k`` unit vectors ``[k, dim]`` spread over the sphere: farthest-point selection among
+    ``candidates`` random directions (torch's global generator). In 2-D they come out nearly
+    evenly spaced on the circle."""
+    v = torch.randn(candidates, dim)
+    v = v / v.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    idx = [0]
+    d = (v - v[0]).norm(dim=1)
+    for _ in range(1, k):
+        i = int(d.argmax())
+        idx.append(i)
+        d = torch.minimum(d, (v - v[i]).norm(dim=1))
+    return v[idx]
 
 
 class StandardNormal(nn.Module):
@@ -53,12 +70,16 @@ class GaussianMixture(nn.Module):
     mixture weights (else uniform)."""
 
     def __init__(self, dim: int, components: int, std: float = 0.3,
-                 weights: bool = False) -> None:
+                 weights: bool = False, init: str = "normal", radius: float = 1.2) -> None:
         super().__init__()
         if components < 2:
             raise ValueError(f"components={components!r}: a mixture needs >= 2")
+        if init not in ("normal", "sphere"):
+            raise ValueError(f"init={init!r}: accepted values are 'normal' and 'sphere'")
         self.dim, self.std = dim, std
-        self.means = nn.Parameter(torch.randn(components, dim))
+        means = torch.randn(components, dim) if init == "normal" else \
+            radius * spread_directions(components, dim)
+        self.means = nn.Parameter(means)
         self.logits = nn.Parameter(torch.zeros(components)) if weights else None
 
     def log_weights(self) -> Tensor:
@@ -68,9 +89,17 @@ class GaussianMixture(nn.Module):
             return self.means.new_full((m,), -math.log(m))
         return torch.log_softmax(self.logits, 0)
 
-    def sample(self, n: int, like: Tensor) -> Tensor:
+    def probs(self) -> Tensor:
+        """w ``[M]`` (no gradient): what a component is drawn from."""
+        return self.log_weights().detach().exp()
+
+    def sample(self, n: int, like: Tensor, component: Tensor | None = None) -> Tensor:
+        """``[n, D]`` draws; ``component`` ``[n]`` (long): use these components instead of
+        drawing them."""
         eps = torch.randn(n, self.dim, dtype=like.dtype, device=like.device)
-        if self.logits is None:
+        if component is not None:
+            k = component.to(like.device)
+        elif self.logits is None:
             k = torch.randint(len(self.means), (n,), device=like.device)
         else:
             k = torch.multinomial(torch.softmax(self.logits.detach(), 0), n, True)

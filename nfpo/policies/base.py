@@ -42,9 +42,11 @@ class Policy(nn.Module):
         return []
 
     # --- implemented by subclasses: distribution of u -------------------------------------
-    def rsample_raw(self, obs: Tensor, z: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    def rsample_raw(self, obs: Tensor, z: Tensor | None = None,
+                    component: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """Reparameterized sample u ~ p(.|obs) and log p(u|obs), in ONE pass; ``z``: the
-        standard-normal base noise ``[B, D]`` to push (default: fresh draws)."""
+        standard-normal base noise ``[B, D]`` to push (default: fresh draws); ``component``
+        ``[B]``: the mixture component to draw from (a flow with a mixture base only)."""
         raise NotImplementedError
 
     def log_prob_raw(self, obs: Tensor, u: Tensor) -> Tensor:
@@ -88,11 +90,14 @@ class Policy(nn.Module):
     def compute_dtype(self) -> torch.dtype:
         return next(self.parameters()).dtype
 
-    def sample(self, obs: Tensor, z: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    def sample(self, obs: Tensor, z: Tensor | None = None, component: Tensor | None = None
+               ) -> tuple[Tensor, Tensor]:
         """(u, log pi): sample a pre-squash action and its log-probability in one pass
-        (``z``: given standard-normal base noise, ``nfpo.policies.noise``)."""
+        (``z``: given standard-normal base noise; ``component``: given mixture components;
+        ``nfpo.policies.noise``). log pi is the policy's marginal density either way."""
         dt = self.compute_dtype
-        u, logp = self.rsample_raw(obs.to(dt), None if z is None else z.to(dt))
+        u, logp = self.rsample_raw(obs.to(dt), None if z is None else z.to(dt),
+                                   *(() if component is None else (component,)))
         return u.to(obs.dtype), self._bound_log_prob(u, logp).to(obs.dtype)
 
     def log_prob(self, obs: Tensor, u: Tensor) -> Tensor:

@@ -67,6 +67,8 @@ class FlowPolicy(Policy):
         transform: str = "affine",
         spline_bins: int = 8,
         spline_bound: float = 3.0,
+        base_mixture_init: str = "normal",
+        base_mixture_radius: float = 1.2,
     ) -> None:
         super().__init__(obs_dim, act_dim, action_bound)
         if encoder_hidden:
@@ -87,7 +89,8 @@ class FlowPolicy(Policy):
         # optional learned, state-independent base scale: the flow is a residual on top of a
         # Gaussian with a PPO-style log-std (the Gaussian's proven way to shrink exploration)
         self.base_log_std = nn.Parameter(torch.zeros(act_dim)) if base_scale else None
-        base = GaussianMixture(act_dim, base_mixture, base_mixture_std, base_mixture_weights) \
+        base = GaussianMixture(act_dim, base_mixture, base_mixture_std, base_mixture_weights,
+                               base_mixture_init, base_mixture_radius) \
             if base_mixture >= 2 else StandardNormal(act_dim)
         # registered base first: parameters (and so the optimizer state of checkpoints) keep
         # the order of the earlier layout, base_log_std, base_means, base_logits, encoder, flow
@@ -110,9 +113,15 @@ class FlowPolicy(Policy):
             return z, z.new_zeros(z.shape[0])
         return z * self.base_log_std.exp(), self.base_log_std.sum().expand(z.shape[0])
 
-    def rsample_raw(self, obs: Tensor, z: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    def rsample_raw(self, obs: Tensor, z: Tensor | None = None,
+                    component: Tensor | None = None) -> tuple[Tensor, Tensor]:
         h = self.encoder(obs)
-        if z is None:
+        if component is not None:
+            if not isinstance(self.base_dist, GaussianMixture):
+                raise ValueError("a given mixture component needs a mixture base "
+                                 "(flow_base_mixture >= 2)")
+            z = self.base_dist.sample(obs.shape[0], obs, component)
+        elif z is None:
             z = self.base_dist.sample(obs.shape[0], obs)
         elif not isinstance(self.base_dist, StandardNormal):
             raise ValueError("given base noise z needs the standard-normal base "

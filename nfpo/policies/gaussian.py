@@ -32,7 +32,10 @@ class GaussianPolicy(Policy):
         self.mean_net = orthogonal_init(mlp([obs_dim, *hidden, act_dim], activation), 0.01)
         self.log_std = nn.Parameter(torch.full((act_dim,), float(init_log_std)))
 
-    def rsample_raw(self, obs: Tensor, z: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    def rsample_raw(self, obs: Tensor, z: Tensor | None = None,
+                    component: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        if component is not None:
+            raise ValueError("a mixture component was given to a Gaussian policy")
         mu = self.mean_net(obs)
         eps = torch.randn_like(mu) if z is None else z
         u = mu + eps * self.log_std.exp()

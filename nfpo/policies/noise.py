@@ -12,11 +12,19 @@ rho = 1 draws one z per episode and holds it, so the policy acts as a family of 
 policies a = f(z; s) indexed by a latent drawn at reset; a flow can make that family
 multimodal (z in different regions -> different goals), a Gaussian only shifts its mean by
 sigma z. rho = 0 is i.i.d. sampling.
+
+``HeldComponent`` is the discrete counterpart for a flow with a mixture base
+(``--flow-base-mixture-hold``): each env draws a component k ~ w at the start of an episode and
+keeps it, while the noise within the component stays i.i.d. Every step's sample is still an
+exact draw of the mixture (k was drawn from w), so the log-prob is the marginal one; the episode
+follows one lump of the policy, f(mu_k + s eps; s), instead of switching lumps at every step.
+``make_noise`` picks the process a run's ``PolicyConfig`` asks for.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -45,6 +53,10 @@ class CorrelatedNoise:
         self.fresh[:] = False
         return self.z
 
+    def draw(self) -> dict[str, Tensor]:
+        """``next()`` as the keyword ``Policy.sample`` takes."""
+        return {"z": self.next()}
+
     def restart(self, done: np.ndarray) -> None:
         """Envs with ``done[i]`` start a new episode: their next z is a fresh draw."""
         self.fresh |= np.asarray(done, dtype=bool)
@@ -55,3 +67,50 @@ class CorrelatedNoise:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.z = torch.tensor(state["z"], dtype=torch.float32).reshape(self.z.shape)
         self.fresh = np.asarray(state["fresh"], dtype=bool)
+
+
+class HeldComponent:
+    """One mixture component per env, drawn from ``probs()`` (the weights ``[M]``) when its
+    episode starts and held until it ends (module docstring). ``next()`` -> ``[num_envs]``
+    long; ``draw()`` -> the keyword ``Policy.sample`` takes. Draws use torch's global
+    generator."""
+
+    def __init__(self, num_envs: int, probs: Callable[[], Tensor]) -> None:
+        self.probs = probs
+        self.k = torch.zeros(num_envs, dtype=torch.long)
+        self.fresh = np.ones(num_envs, dtype=bool)
+
+    def next(self) -> Tensor:
+        if self.fresh.any():
+            idx = torch.from_numpy(np.flatnonzero(self.fresh))
+            self.k[idx] = torch.multinomial(self.probs().cpu(), len(idx), replacement=True)
+            self.fresh[:] = False
+        return self.k
+
+    def draw(self) -> dict[str, Tensor]:
+        return {"component": self.next()}
+
+    def restart(self, done: np.ndarray) -> None:
+        """Envs with ``done[i]`` draw a new component at their next step."""
+        self.fresh |= np.asarray(done, dtype=bool)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"component": self.k.tolist(), "fresh": self.fresh.tolist()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.k = torch.tensor(state["component"], dtype=torch.long)
+        self.fresh = np.asarray(state["fresh"], dtype=bool)
+
+
+def make_noise(policy_cfg: Any, num_envs: int, act_dim: int, policy: Any
+               ) -> CorrelatedNoise | HeldComponent | None:
+    """The exploration process of a run's ``PolicyConfig``: AR(1) base noise
+    (``noise_correlation > 0``), a held mixture component (``flow_base_mixture_hold``), or
+    None (i.i.d. draws)."""
+    if policy_cfg is None:
+        return None
+    if policy_cfg.noise_correlation > 0:
+        return CorrelatedNoise(num_envs, act_dim, policy_cfg.noise_correlation)
+    if policy_cfg.flow_base_mixture_hold and policy_cfg.kind == "flow":
+        return HeldComponent(num_envs, policy.base_dist.probs)
+    return None

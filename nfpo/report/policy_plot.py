@@ -77,7 +77,7 @@ def rollouts(cfg: Any, agent: Any, episodes: int, seed: int) -> list[np.ndarray]
         paths[-1].append(np.asarray(obs[:2]))
 
     run_episodes(agent, cfg.env.id, cfg.env.kwargs(), episodes, deterministic=False, seed=seed,
-                 on_step=collect, noise_correlation=cfg.policy.noise_correlation)
+                 on_step=collect, policy_cfg=cfg.policy)
     return [np.stack(p) for p in paths]
 
 
