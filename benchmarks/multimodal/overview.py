@@ -29,6 +29,10 @@ STUDIES = {
     "_outcome4": "mixture base, outcome-entropy bonus (outcome4.toml)",
     "_awr4": "AWR + soft rewards + outcome bonus (awr4.toml)",
     "_awr_multigoal": "AWR + soft rewards + outcome bonus 2 (awr_multigoal.toml)",
+    "_hold": "mixture component held per episode, 8 lumps (hold.toml)",
+    "_hold_k": "... with 16 lumps, or 8 at radius 0.6 (hold_k.toml)",
+    "_sphere4": "entropy 0.15 -> 0.02, mixture lumps spread at the start (sphere4.toml)",
+    "_fork_hold": "mixture component held per episode, 16 lumps (fork_hold.toml)",
 }
 
 
