@@ -32,6 +32,7 @@ STUDIES = {
     "_hold": "mixture component held per episode, 8 lumps (hold.toml)",
     "_hold_k": "... with 16 lumps, or 8 at radius 0.6 (hold_k.toml)",
     "_sphere4": "entropy 0.15 -> 0.02, mixture lumps spread at the start (sphere4.toml)",
+    "_hold_gauss": "the plain Gaussian at the held-lump settings (hold_gauss.toml)",
     "_fork_hold": "mixture component held per episode, 16 lumps (fork_hold.toml)",
 }
 
