@@ -78,6 +78,19 @@ def _drive(env, target_side: int) -> dict:
     return info
 
 
+def test_multigoal_target_pays_only_its_goal():
+    env = gym.make("nfpo/MultiGoal-v0", target=1).unwrapped
+    env.reset(seed=0)
+    env.set_state({"pos": [4.6, 0.0]})  # next to goal 0 = (5, 0): not the target
+    _, r, term, _, info = env.step(np.array([0.2, 0.0]))
+    assert not term and r < 0 and info["mode"] == -1 and info["success"] == 0.0
+    env.set_state({"pos": [0.0, 4.6]})  # next to goal 1 = (0, 5): the target
+    _, r, term, _, info = env.step(np.array([0.0, 0.2]))
+    assert term and r > 9 and info["mode"] == 1 and info["success"] == 1.0
+    with pytest.raises(ValueError, match="target=4"):
+        gym.make("nfpo/MultiGoal-v0", target=4)
+
+
 def test_fork_reach_both_ways_around_and_blocked_straight():
     env = gym.make("nfpo/ForkReach-v0")
     left, right = _drive(env, +1), _drive(env, -1)

@@ -16,7 +16,9 @@ goal the episode reached, -1 for none), ``num_modes`` and ``success`` (0/1), so 
     constants chosen so that PPO learns it in ~100k steps. obs = position p (start ~ N(0,
     0.1^2 I)); action a in [-1, 1]^2; p <- clip(p + a, -7, 7); 4 goals at (+-5, 0), (0, +-5).
     reward = -0.1 ||a||^2 - 0.2 min_g ||p - g|| (+10 and termination within 1 of a goal);
-    30 steps. mode = the goal reached.
+    30 steps. mode = the goal reached. ``target = k``: only goal k pays and ends the episode
+    (distance cost to goal k; the other goals are passed through), success = reaching goal k:
+    the task for fine-tuning a multimodal policy to one goal picked after training.
 """
 
 from __future__ import annotations
@@ -94,7 +96,12 @@ class MultiGoal(gym.Env):
     GOALS = np.array([[5.0, 0.0], [0.0, 5.0], [-5.0, 0.0], [0.0, -5.0]])
 
     def __init__(self, goal_radius: float = 1.0, action_cost: float = 0.1,
-                 distance_cost: float = 0.2, goal_reward: float = 10.0) -> None:
+                 distance_cost: float = 0.2, goal_reward: float = 10.0,
+                 target: int | None = None) -> None:
+        if target is not None and target not in range(len(self.GOALS)):
+            raise ValueError(f"target={target!r}: accepted values are None and "
+                             f"0..{len(self.GOALS) - 1}")
+        self.target = target
         self.goal_radius, self.goal_reward = goal_radius, goal_reward
         self.action_cost, self.distance_cost = action_cost, distance_cost
         self.observation_space = gym.spaces.Box(-7.0, 7.0, (2,), np.float32)
@@ -117,11 +124,12 @@ class MultiGoal(gym.Env):
         a = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
         self.pos = np.clip(self.pos + a, -7.0, 7.0)
         dist = np.linalg.norm(self.GOALS - self.pos, axis=1)
-        reward = -self.action_cost * float(a @ a) - self.distance_cost * float(dist.min())
-        reached = bool(dist.min() < self.goal_radius)
+        paying = dist.min() if self.target is None else dist[self.target]
+        reward = -self.action_cost * float(a @ a) - self.distance_cost * float(paying)
+        reached = bool(paying < self.goal_radius)
         if reached:
             reward += self.goal_reward
-        mode = int(dist.argmin()) if reached else -1
+        mode = (int(dist.argmin()) if self.target is None else self.target) if reached else -1
         info = _final_info(mode, len(self.GOALS), x=float(self.pos[0]), y=float(self.pos[1]))
         return self.pos.astype(np.float32), reward, reached, False, info
 
