@@ -109,9 +109,15 @@ class Agent(nn.Module):
     def init_from(self, path: Path | str) -> None:
         """Load the weights of a run dir's newest checkpoint (or of a checkpoint dir) into this
         agent: the ``--init-from`` of fine-tuning. A ConfigError names the path and the
-        problem (no checkpoint, another architecture)."""
+        problem (no checkpoint, another architecture). A mixture base pretrained with fixed
+        (uniform) weights may be fine-tuned with learned ones: the missing logits start at 0,
+        the same uniform weights."""
         try:
             tensors, _ = load_checkpoint(Path(path))
+            key = "policy.base_dist.logits"
+            own = dict(self.policy.named_parameters(prefix="policy"))
+            if key in own and key not in tensors and "policy.base_dist.means" in tensors:
+                tensors = {**tensors, key: own[key].detach().clone()}
             self.load_tensors(tensors)
         except CheckpointError as e:
             raise ConfigError(f"invalid init_from={str(path)!r}: {e}") from e

@@ -542,6 +542,21 @@ def test_init_from_names_a_missing_run_and_an_architecture_mismatch(tmp_path):
         Trainer(cfg)
 
 
+def test_init_from_fixed_mixture_weights_into_learned_ones(tmp_path):
+    """A mixture base pretrained with fixed (uniform) weights fine-tunes with learned weights:
+    the logits start at 0 (the same distribution); the means come from the run."""
+    src_cfg = tiny_cfg(tmp_path / "src")
+    src_cfg.policy.flow_base_mixture = 4
+    src = Trainer(src_cfg)
+    src.train()
+    cfg = tiny_cfg(tmp_path / "ft", init_from=str(tmp_path / "src"))
+    cfg.policy.flow_base_mixture, cfg.policy.flow_base_mixture_weights = 4, True
+    ft = Trainer(cfg)
+    t = ft.agent.tensors()
+    assert torch.equal(t["policy.base_dist.means"], src.agent.tensors()["policy.base_dist.means"])
+    assert torch.equal(t["policy.base_dist.logits"], torch.zeros(4))
+
+
 def test_freeze_holds_named_parameters_and_names_a_bad_prefix(tmp_path):
     cfg = tiny_cfg(tmp_path / "f", freeze=("policy.flow.layers.0", "critic"))
     t = Trainer(cfg)

@@ -1,0 +1,97 @@
+"""Fine-tune MultiGoal policies pretrained with every goal / one goal / two goals to one goal
+picked after training (``--env-kwargs '{"target": k}'``, every k), and count the steps until an
+update's success rate reaches 0.9 (the soft Q-learning paper's experiment, on-policy).
+
+    python benchmarks/runs.py fetch benchmarks/multimodal/hold_k benchmarks/multimodal/hold \
+        benchmarks/multimodal/hold_gauss       # the pretrained seed-1 runs (bench-runs branch)
+    python benchmarks/multimodal/finetune_multigoal.py [--arms ARM,ARM,...]
+
+Pretrained (seed 1, 147k steps): flow-hold16 (hold_k.toml: all four goals), flow-single
+(hold.toml's flow-mix: one goal), gaussian (hold_gauss.toml: one goal), gaussian-held
+(hold.toml: two goals). Fine-tuning: ``STEPS`` at the pretraining settings with PPO. Arm
+flow-hold16 keeps its fixed weights; flow-hold16-logits30 learns only the mixture logits (new,
+starting uniform) at 30x the learning rate; flow-hold16-weights learns everything plus the
+logits; flow-scratch is a fresh held-lump flow. Run dirs go to ``--work`` (outside the tree;
+finished runs are reused); results to ``--out`` (benchmarks/multimodal/finetune_multigoal.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+STEPS, THRESHOLD = 24576, 0.9
+HELD = ("--policy flow --flow-base-mixture 16 --flow-base-mixture-init sphere "
+        "--flow-base-mixture-hold")
+HOLD16 = HERE / "hold_k/runs/nfpo-MultiGoal-v0__flow-hold16__s1"
+PRETRAINED = {"flow-hold16": HOLD16, "flow-hold16-logits30": HOLD16,
+              "flow-hold16-weights": HOLD16,
+              "flow-single": HERE / "hold/runs/nfpo-MultiGoal-v0__flow-mix__s1",
+              "gaussian": HERE / "hold_gauss/runs/nfpo-MultiGoal-v0__gaussian__s1",
+              "gaussian-held": HERE / "hold/runs/nfpo-MultiGoal-v0__gaussian-held__s1"}
+ARMS = {"flow-hold16": HELD,
+        "flow-hold16-logits30": HELD + " --flow-base-mixture-weights --freeze policy.flow "
+                                       "policy.base_dist.means --flow-lr-scale 30",
+        "flow-hold16-weights": HELD + " --flow-base-mixture-weights",
+        "flow-single": "--policy flow --flow-base-mixture 8 --flow-base-mixture-init sphere",
+        "gaussian": "--policy gaussian",
+        "gaussian-held": "--policy gaussian --noise-correlation 1",
+        "flow-scratch": HELD}
+COMMON = (f"--env nfpo/MultiGoal-v0 --num-envs 16 --num-steps 64 --num-minibatches 4 "
+          f"--action-bound tanh --ent-coef 0.05 --total-steps {STEPS} --seed 1 "
+          f"--eval-episodes 0 --no-progress --no-report --no-tensorboard")
+
+
+def success(row: dict) -> float | None:
+    v = row.get("episode/success_rate")
+    return None if v in (None, "", "nan") else float(v)
+
+
+def run(arm: str, target: int, work: Path) -> dict:
+    d = work / f"{arm}_t{target}"
+    if not (d / "summary.json").exists():
+        cmd = [sys.executable, "-m", "nfpo", "train", *COMMON.split(), *ARMS[arm].split(),
+               "--env-kwargs", json.dumps({"target": target}), "--run-dir", str(d),
+               "--overwrite"]
+        if arm in PRETRAINED:
+            cmd += ["--init-from", str(PRETRAINED[arm])]
+        subprocess.run(cmd, check=True, capture_output=True)
+    with open(d / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    first = next((int(r["global_step"]) for r in rows
+                  if (s := success(r)) is not None and s >= THRESHOLD), None)
+    last = [s for r in rows[-5:] if (s := success(r)) is not None]
+    return {"arm": arm, "target": target, "first_step_success_0.9": first,
+            "final_success_last5": sum(last) / max(len(last), 1)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--arms", default=",".join(ARMS))
+    ap.add_argument("--work", type=Path, default=Path("/tmp/ftmg"))
+    ap.add_argument("--out", type=Path, default=HERE / "finetune_multigoal.json")
+    ap.add_argument("--workers", type=int, default=2)
+    a = ap.parse_args()
+    jobs = [(arm, k) for arm in a.arms.split(",") for k in range(4)]
+    with ThreadPoolExecutor(a.workers) as ex:
+        res = list(ex.map(lambda j: run(*j, a.work), jobs))
+    old = json.loads(a.out.read_text())["runs"] if a.out.exists() else []
+    new = {(r["arm"], r["target"]) for r in res}
+    runs = sorted([r for r in old if (r["arm"], r["target"]) not in new] + res,
+                  key=lambda r: (r["arm"], r["target"]))
+    a.out.write_text(json.dumps({"date": "2026-12-01", "machine": "2-core CPU (no GPU)",
+                                 "fine_tune_steps": STEPS,
+                                 "threshold": f"first update with success rate >= {THRESHOLD}",
+                                 "runs": runs}, indent=1))
+    for r in res:
+        print(r)
+
+
+if __name__ == "__main__":
+    main()
