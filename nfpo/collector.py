@@ -85,8 +85,7 @@ class Collector:
                 x, xc, u, logp, value, a = self._step_numpy(obs)
             else:
                 x, xc = self.inputs(obs, update_norm=cfg.env.normalize_obs)
-                kw = {} if self.noise is None else \
-                    {k: v.to(x.device) for k, v in self.noise.draw().items()}
+                kw = {} if self.noise is None else self.noise.draw(x.device)
                 with torch.inference_mode():
                     u, logp = self._sample(x, **kw)
                     value = agent.critic(xc)

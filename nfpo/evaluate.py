@@ -72,7 +72,7 @@ def run_episodes(agent: Agent, env_id: str, env_kwargs: dict[str, Any], episodes
             while not done:
                 obs_t = torch.as_tensor(np.asarray(obs, dtype=np.float32),
                                         device=device).reshape(1, -1)
-                kw = {} if noise is None else {k: v.to(device) for k, v in noise.draw().items()}
+                kw = {} if noise is None else noise.draw(device)
                 with torch.no_grad():
                     a = agent.act(obs_t, deterministic=deterministic, **kw)[0].cpu().numpy()
                 obs, r, term, trunc, info = env.step(spec.scale_action(a))

@@ -33,6 +33,11 @@ import numpy as np
 import torch
 
 
+def nearest(points: np.ndarray, centers: np.ndarray) -> np.ndarray:
+    """Index of the nearest center ``[K, D]`` for each point ``[E, D]`` -> ``[E]``."""
+    return ((points[:, None, :] - centers[None]) ** 2).sum(-1).argmin(1)
+
+
 def kmeans(points: np.ndarray, k: int, rng: np.random.Generator, iters: int = 20
            ) -> tuple[np.ndarray, np.ndarray]:
     """Lloyd's k-means with a k-means++ start. ``points`` ``[E, D]`` -> (centroids ``[k', D]``,
@@ -46,7 +51,7 @@ def kmeans(points: np.ndarray, k: int, rng: np.random.Generator, iters: int = 20
     c = np.asarray(centers)
     labels = np.zeros(len(x), dtype=np.int64)
     for _ in range(iters):
-        labels = ((x[:, None, :] - c[None]) ** 2).sum(-1).argmin(1)
+        labels = nearest(x, c)
         new = np.stack([x[labels == j].mean(0) if (labels == j).any() else c[j]
                         for j in range(len(c))])
         if np.allclose(new, c):
@@ -69,7 +74,7 @@ def balance(adv: np.ndarray, cluster: np.ndarray, t_in_ep: np.ndarray, strength:
 
 
 class ModeBalance:
-    """Per rollout: ``start(ep_len)``, then ``step(ep_len, done, finished)`` for every env step,
+    """Per rollout: ``start(ep_len)``, then ``step(done, finished)`` for every env step,
     then ``apply(advantages, running)`` once the storage holds GAE advantages."""
 
     def __init__(self, num_envs: int, clusters: int, strength: float, shrink: float = 4.0
@@ -110,7 +115,7 @@ class ModeBalance:
         rng = np.random.default_rng(seed)
         fit = points[np.isin(ids, finished)] if len(finished) >= 2 * self.k else points
         centers, _ = kmeans(fit, self.k, rng)
-        labels = ((points[:, None, :] - centers[None]) ** 2).sum(-1).argmin(1)
+        labels = nearest(points, centers)
         slots = np.stack(self._slots)  # [T, N] episode ids
         cluster = labels[np.searchsorted(ids, slots.ravel())]
         adv = advantages.detach().cpu().numpy().astype(np.float64).ravel()

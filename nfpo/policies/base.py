@@ -96,8 +96,7 @@ class Policy(nn.Module):
         (``z``: given standard-normal base noise; ``component``: given mixture components;
         ``nfpo.policies.noise``). log pi is the policy's marginal density either way."""
         dt = self.compute_dtype
-        u, logp = self.rsample_raw(obs.to(dt), None if z is None else z.to(dt),
-                                   *(() if component is None else (component,)))
+        u, logp = self.rsample_raw(obs.to(dt), None if z is None else z.to(dt), component)
         return u.to(obs.dtype), self._bound_log_prob(u, logp).to(obs.dtype)
 
     def log_prob(self, obs: Tensor, u: Tensor) -> Tensor:

@@ -53,9 +53,9 @@ class CorrelatedNoise:
         self.fresh[:] = False
         return self.z
 
-    def draw(self) -> dict[str, Tensor]:
-        """``next()`` as the keyword ``Policy.sample`` takes."""
-        return {"z": self.next()}
+    def draw(self, device: torch.device | str = "cpu") -> dict[str, Tensor]:
+        """``next()`` on ``device``, as the keyword ``Policy.sample`` takes."""
+        return {"z": self.next().to(device)}
 
     def restart(self, done: np.ndarray) -> None:
         """Envs with ``done[i]`` start a new episode: their next z is a fresh draw."""
@@ -87,8 +87,8 @@ class HeldComponent:
             self.fresh[:] = False
         return self.k
 
-    def draw(self) -> dict[str, Tensor]:
-        return {"component": self.next()}
+    def draw(self, device: torch.device | str = "cpu") -> dict[str, Tensor]:
+        return {"component": self.next().to(device)}
 
     def restart(self, done: np.ndarray) -> None:
         """Envs with ``done[i]`` draw a new component at their next step."""
