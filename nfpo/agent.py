@@ -32,7 +32,9 @@ def resolve_device(name: str) -> torch.device:
 class Agent(nn.Module):
     """``obs_norm`` (identity statistics if disabled), ``policy``, ``critic``; with an
     asymmetric critic (``critic_obs_dim`` > 0: it reads its own, e.g. privileged, observation)
-    also ``critic_norm``. Only ``obs_norm`` and ``policy`` are exported to the robot."""
+    also ``critic_norm``. With ``flow_base_mixture_condition`` the critic also reads the one-hot
+    of the held mixture component (``critic_input``; ``critic_components`` = M, else 0). Only
+    ``obs_norm`` and ``policy`` are exported to the robot."""
 
     def __init__(self, cfg: TrainConfig, obs_dim: int, act_dim: int,
                  critic_obs_dim: int = 0) -> None:
@@ -43,7 +45,10 @@ class Agent(nn.Module):
         self.policy = make_policy(cfg.policy, obs_dim, act_dim)
         if cfg.policy.policy_float64:
             self.policy.double()
-        self.critic = make_critic(cfg.policy, critic_obs_dim or obs_dim)
+        p = cfg.policy
+        self.critic_components = p.flow_base_mixture \
+            if p.kind == "flow" and p.flow_base_mixture_condition else 0
+        self.critic = make_critic(p, (critic_obs_dim or obs_dim) + self.critic_components)
         self.parts = ("obs_norm", "policy", "critic")
         if critic_obs_dim:
             self.critic_norm = RunningNorm(critic_obs_dim, clip=cfg.env.clip_obs)
@@ -59,6 +64,22 @@ class Agent(nn.Module):
         if not self.critic_obs_dim:
             return x
         return self.critic_norm(critic_obs) if self.normalize_obs else critic_obs
+
+    @property
+    def stored_critic_dim(self) -> int:
+        """Width of the critic input a rollout stores: 0 when the critic reads the actor's
+        input as is (``RolloutStorage``'s ``critic_obs_dim``)."""
+        if not (self.critic_obs_dim or self.critic_components):
+            return 0
+        return (self.critic_obs_dim or self.obs_dim) + self.critic_components
+
+    def critic_input(self, xc: Tensor, component: Tensor | None) -> Tensor:
+        """What the critic reads: ``xc`` ``[B, C]``, with the one-hot ``[B, M]`` of the held
+        ``component`` ``[B]`` appended when the critic conditions on it."""
+        if not self.critic_components:
+            return xc
+        onehot = nn.functional.one_hot(component.to(xc.device), self.critic_components)
+        return torch.cat([xc, onehot.to(xc.dtype)], 1)
 
     def norm_numpy(self, obs: np.ndarray, critic_obs: np.ndarray
                    ) -> tuple[np.ndarray, np.ndarray]:

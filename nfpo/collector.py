@@ -83,9 +83,12 @@ class Collector:
         for _ in range(cfg.ppo.num_steps):
             if self.fast is not None:
                 x, xc, u, logp, value, a = self._step_numpy(obs)
+                k = None
             else:
                 x, xc = self.inputs(obs, update_norm=cfg.env.normalize_obs)
                 kw = {} if self.noise is None else self.noise.draw(x.device)
+                k = kw.get("component")  # held mixture components, if any
+                xc = agent.critic_input(xc, k)
                 with torch.inference_mode():
                     u, logp = self._sample(x, **kw)
                     value = agent.critic(xc)
@@ -114,12 +117,13 @@ class Collector:
             timeouts = np.flatnonzero(trunc & ~term)
             if len(timeouts):  # bootstrap V(s_final) on truncation, not on termination
                 _, xc_final = self.inputs(np.stack([info["final_obs"][i] for i in timeouts]))
+                xc_final = agent.critic_input(xc_final, None if k is None else k[timeouts])
                 with torch.no_grad():
                     v_final = agent.critic(xc_final).cpu().numpy()
                 r[timeouts] += cfg.ppo.gamma * v_final
-            storage.add(x, u, logp, value, r, done, xc)
-        with torch.no_grad():
-            last_value = agent.critic(self.inputs(obs)[1])
+            storage.add(x, u, logp, value, r, done, xc, k)
+        with torch.no_grad():  # (the components of envs that just ended are not used by GAE)
+            last_value = agent.critic(agent.critic_input(self.inputs(obs)[1], k))
         storage.compute_returns(last_value, cfg.ppo.gamma, cfg.ppo.gae_lambda)
         if self.modes is not None:  # no preference between outcome clusters
             self.metrics = self.modes.apply(storage.advantages, self.descr.means(),

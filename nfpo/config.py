@@ -148,6 +148,12 @@ class PolicyConfig:
     for the episode (fresh noise within the component every step), so an episode follows one
     lump of the policy (nfpo.policies.noise.HeldComponent). Log-probs stay the mixture's
     marginal; stochastic evaluation holds the component too. Needs flow_base_mixture >= 2."""
+    flow_base_mixture_condition: bool = False
+    """make the held component part of the agent's state (latent-conditioned PPO): the critic
+    reads its one-hot, V(s, k), and PPO's ratio uses the component's own density
+    log pi(u|s, k) instead of the marginal, so each lump is judged against its own value
+    rather than pushed toward whichever lump the shared critic rates best (nfpo.policies.flow).
+    Needs flow_base_mixture_hold."""
     noise_correlation: float = 0.0
     """exploration: AR(1) correlation rho of each env's base noise across the steps of an
     episode, z_t = rho z_(t-1) + sqrt(1 - rho^2) e_t (nfpo.policies.noise). 0: i.i.d. samples;
@@ -172,6 +178,9 @@ class PolicyConfig:
         _check(not self.flow_base_mixture_hold or self.flow_base_mixture >= 2,
                "flow_base_mixture_hold", self.flow_base_mixture_hold,
                "False unless flow_base_mixture >= 2 (it holds a mixture component)")
+        _check(not self.flow_base_mixture_condition or self.flow_base_mixture_hold,
+               "flow_base_mixture_condition", self.flow_base_mixture_condition,
+               "False unless flow_base_mixture_hold (it conditions on the held component)")
         _check(self.flow_transform in ("affine", "spline"), "flow_transform",
                self.flow_transform, "'affine' or 'spline'")
         _check(self.flow_spline_bins >= 2, "flow_spline_bins", self.flow_spline_bins,

@@ -83,7 +83,8 @@ class Trainer:
         self.ppo = PPO(self.agent.policy, self.agent.critic, cfg.ppo, cfg.num_updates,
                        self.generator, compile=cfg.run.compile)
         self.storage = RolloutStorage(cfg.ppo.num_steps, cfg.env.num_envs, self.spec.obs_dim,
-                                      self.spec.act_dim, self.spec.critic_obs_dim, self.device)
+                                      self.spec.act_dim, self.agent.stored_critic_dim,
+                                      self.device, self.agent.critic_components > 0)
         self.global_step = 0
         self.update_idx = 0
         self.wall_time = 0.0

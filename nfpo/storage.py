@@ -46,6 +46,7 @@ class Batch:
     advantages: Tensor  # [B]
     returns: Tensor  # [B]
     critic_obs: Tensor | None = None  # [B, C] (asymmetric critic) or None: the critic reads obs
+    components: Tensor | None = None  # [B] long: held mixture components the policy conditions on
 
     @property
     def value_obs(self) -> Tensor:
@@ -55,7 +56,8 @@ class Batch:
 
 class RolloutStorage:
     def __init__(self, num_steps: int, num_envs: int, obs_dim: int, act_dim: int,
-                 critic_obs_dim: int = 0, device: torch.device | str = "cpu") -> None:
+                 critic_obs_dim: int = 0, device: torch.device | str = "cpu",
+                 components: bool = False) -> None:
         T, N = num_steps, num_envs
         self.num_steps, self.num_envs, self.device = T, N, torch.device(device)
 
@@ -71,12 +73,15 @@ class RolloutStorage:
         self.dones = zeros(T, N)
         self.advantages = zeros(T, N)
         self.returns = zeros(T, N)
+        self.components = torch.zeros(T, N, dtype=torch.long, device=self.device) \
+            if components else None
         self.step = 0
 
     def add(self, obs: Tensor, actions: Tensor, log_probs: Tensor, values: Tensor,
             rewards: Tensor | np.ndarray, dones: Tensor | np.ndarray,
-            critic_obs: Tensor | None = None) -> None:
-        """Write step ``t`` (every argument ``[N, ...]``). Numpy rewards and done flags are
+            critic_obs: Tensor | None = None, components: Tensor | None = None) -> None:
+        """Write step ``t`` (every argument ``[N, ...]``; ``components`` only if the storage
+        keeps them). Numpy rewards and done flags are
         cast to float32 on write (through a numpy view of the buffer on the CPU: no tensor is
         made per step)."""
         if self.step >= self.num_steps:
@@ -84,6 +89,8 @@ class RolloutStorage:
         t = self.step
         if self.critic_obs is not None:
             self.critic_obs[t] = critic_obs
+        if self.components is not None:
+            self.components[t] = components
         self.obs[t], self.actions[t], self.log_probs[t] = obs, actions, log_probs
         self.values[t] = values
         for buf, v in ((self.rewards, rewards), (self.dones, dones)):
@@ -109,6 +116,7 @@ class RolloutStorage:
             self.obs.flatten(0, 1), self.actions.flatten(0, 1), self.log_probs.flatten(),
             self.values.flatten(), self.advantages.flatten(), self.returns.flatten(),
             None if self.critic_obs is None else self.critic_obs.flatten(0, 1),
+            None if self.components is None else self.components.flatten(),
         )
 
     def minibatches(self, num_minibatches: int, generator: torch.Generator | None = None
@@ -122,4 +130,5 @@ class RolloutStorage:
             idx = perm[i * size:(i + 1) * size]
             yield Batch(data.obs[idx], data.actions[idx], data.log_probs[idx], data.values[idx],
                         data.advantages[idx], data.returns[idx],
-                        None if data.critic_obs is None else data.critic_obs[idx])
+                        None if data.critic_obs is None else data.critic_obs[idx],
+                        None if data.components is None else data.components[idx])

@@ -1,6 +1,9 @@
 """Correlated exploration noise (``--noise-correlation``): exact marginals, held latents,
 unchanged log-probs, and evaluation that uses the training process."""
 
+import csv
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -117,12 +120,57 @@ def test_a_given_component_samples_that_lump_with_the_marginal_log_prob():
         GaussianPolicy(1, 2).rsample_raw(obs, component=k)
 
 
+def test_a_conditioned_flow_scores_a_given_component_by_its_own_density():
+    """log pi(u|s, k) = log N(z; mu_k, s^2 I) for the identity flow, from sampling and from
+    re-scoring alike; the marginal differs (it mixes in the other lumps)."""
+    torch.manual_seed(0)
+    pol = FlowPolicy(1, 2, base_mixture=4, base_mixture_init="sphere", base_mixture_radius=2.0,
+                     base_mixture_std=0.3, base_mixture_condition=True)
+    obs, k = torch.zeros(50, 1), torch.arange(50) % 4
+    u, logp = pol.sample(obs, component=k)
+    mu, s = pol.base_dist.means.detach()[k], 0.3
+    expected = torch.distributions.Normal(mu, s).log_prob(u).sum(-1)
+    assert torch.allclose(logp, expected, atol=1e-5)
+    assert torch.allclose(pol.log_prob(obs, u, k), expected, atol=1e-5)
+    # separated lumps: the marginal is the conditional minus log 4
+    assert torch.allclose(pol.log_prob(obs, u), expected - math.log(4), atol=1e-3)
+    with pytest.raises(ValueError, match="Gaussian"):
+        GaussianPolicy(1, 2).log_prob(obs, u, k)
+
+
+def test_a_conditioned_run_stores_components_the_critic_reads_and_ratios_start_at_one(tmp_path):
+    """The critic's stored input ends in the one-hot of the held component, and PPO's re-score
+    of the stored actions given their components reproduces the rollout's log-probs (ratio 1
+    before the first step; the marginal would be off by the other lumps' mass)."""
+    from nfpo.runner import Trainer
+
+    cfg = TrainConfig()
+    cfg.env.id, cfg.env.num_envs = "nfpo/MultiGoal-v0", 2
+    cfg.policy.kind, cfg.policy.flow_base_mixture = "flow", 8
+    cfg.policy.flow_base_mixture_hold = cfg.policy.flow_base_mixture_condition = True
+    cfg.ppo.num_steps, cfg.ppo.num_minibatches, cfg.ppo.num_epochs = 64, 2, 1
+    cfg.run.total_steps, cfg.run.run_dir = 256, str(tmp_path / "run")
+    cfg.run.progress, cfg.run.tensorboard, cfg.run.eval_episodes = False, False, 0
+    trainer = Trainer(cfg)
+    assert trainer.agent.critic.net[0].in_features == trainer.spec.obs_dim + 8
+    trainer.train()
+    st = trainer.storage
+    onehot = st.critic_obs[..., -8:]
+    assert torch.equal(onehot.argmax(-1), st.components) and (onehot.sum(-1) == 1).all()
+    assert len(st.components.unique()) > 1
+    with open(tmp_path / "run" / "metrics.csv") as f:  # every update's re-score at its start
+        errors = [float(r["policy/ratio_error_at_start"]) for r in csv.DictReader(f)]
+    assert len(errors) == 2 and max(errors) < 1e-4, errors
+
+
 def test_hold_needs_a_mixture_base():
     with pytest.raises(ConfigError, match="flow_base_mixture_hold"):
         PolicyConfig(flow_base_mixture_hold=True).validate()
     with pytest.raises(ConfigError, match="flow_base_mixture_init"):
         PolicyConfig(flow_base_mixture=4, flow_base_mixture_init="grid").validate()
     PolicyConfig(flow_base_mixture=4, flow_base_mixture_hold=True).validate()
+    with pytest.raises(ConfigError, match="flow_base_mixture_condition"):
+        PolicyConfig(flow_base_mixture=4, flow_base_mixture_condition=True).validate()
 
 
 def test_stochastic_evaluation_holds_the_component():

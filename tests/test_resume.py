@@ -28,6 +28,7 @@ def cfg_for(run_dir, env, kind, randomize="", outcome_bonus=0.0, hold=False):
     if hold:  # a mixture component held per episode (per-env state)
         cfg.policy.flow_base_mixture, cfg.policy.flow_base_mixture_hold = 8, True
         cfg.policy.flow_base_mixture_init = "sphere"
+        cfg.policy.flow_base_mixture_condition = hold == "condition"  # critic reads it
     cfg.ppo.num_steps, cfg.ppo.num_minibatches, cfg.ppo.num_epochs = 64, 2, 2
     cfg.run.total_steps, cfg.run.run_dir = 6 * 128, str(run_dir)
     cfg.run.progress, cfg.run.tensorboard, cfg.run.checkpoint_every = False, False, 1
@@ -58,6 +59,7 @@ def rows(run_dir):
     ("Hopper-v5", "gaussian", "mass=0.8:1.2,obs_noise=0.05,delay=1", 0.0, False),
     ("nfpo/MultiGoal-v0", "flow", "", 1.0, False),  # bonus buffers, descriptors, AR(1) noise
     ("nfpo/MultiGoal-v0", "flow", "", 0.0, True),  # held mixture components
+    ("nfpo/MultiGoal-v0", "flow", "", 0.0, "condition"),  # ... that critic and ratio see
 ])
 def test_interrupted_and_resumed_equals_uninterrupted(tmp_path, env, kind, randomize, outcome,
                                                       hold):

@@ -151,7 +151,8 @@ class PPO:
         # arithmetic log r = 0; anything else is numerical error of the log-prob computation.
         full = storage.flat()
         with torch.no_grad():
-            err = (self.policy.log_prob(full.obs, full.actions) - full.log_probs).abs()
+            err = (self.policy.log_prob(full.obs, full.actions, full.components)
+                   - full.log_probs).abs()
         ratio_err = err.max().item() if err.numel() else 0.0
 
         alpha = self.ent_reward_coef  # before updates_done moves on
@@ -160,7 +161,7 @@ class PPO:
         kl_stop = KLStop(cfg.target_kl, cfg.kl_stop)
         for _epoch in range(cfg.num_epochs):
             for mb in storage.minibatches(cfg.num_minibatches, self.generator):
-                new_logp = self.log_prob(mb.obs, mb.actions)
+                new_logp = self.log_prob(mb.obs, mb.actions, mb.components)
                 log_ratio = new_logp - mb.log_probs
                 ratio = log_ratio.exp()
                 with torch.no_grad():

@@ -14,7 +14,8 @@ deterministic push (``FlowPolicy.push``; eps = 0 gives the deterministic action)
 
     Sampling draws k ~ w (or takes a given k: a component held over an episode,
     ``nfpo.policies.noise.HeldComponent``), then z = mu_k + s eps: reparameterized in mu (the
-    draw of k carries no gradient; learned logits get theirs through log q).
+    draw of k carries no gradient; learned logits get theirs through log q). Given k,
+    ``log_prob(z, k)`` is the component's own density log q(z|k) = log N(z; mu_k, s^2 I).
     center(eps) = mu_k* + s eps for the component k* whose mean has the highest density under
     q's kernels, k* = argmax_k sum_j w_j exp(-||mu_k - mu_j||^2 / (2 s^2)).
 """
@@ -105,10 +106,15 @@ class GaussianMixture(nn.Module):
             k = torch.multinomial(torch.softmax(self.logits.detach(), 0), n, True)
         return self.means[k] + self.std * eps
 
-    def log_prob(self, z: Tensor) -> Tensor:
+    def log_prob(self, z: Tensor, component: Tensor | None = None) -> Tensor:
+        """log q(z) ``[B]``; with ``component`` ``[B]`` (long) log q(z|k), the component's own
+        density (no weight)."""
         s, (m, d) = self.std, self.means.shape
-        sq = ((z[:, None, :] - self.means) / s).pow(2).sum(-1)  # [B, M]
         const = d * math.log(s) + 0.5 * d * math.log(2 * math.pi)
+        if component is not None:
+            mu = self.means[component.to(z.device)]
+            return -0.5 * ((z - mu) / s).pow(2).sum(-1) - const
+        sq = ((z[:, None, :] - self.means) / s).pow(2).sum(-1)  # [B, M]
         if self.logits is None:  # uniform weights 1/M
             return torch.logsumexp(-0.5 * sq, 1) - const - math.log(m)
         return torch.logsumexp(self.log_weights() - 0.5 * sq, 1) - const

@@ -24,7 +24,8 @@ def make_policy(cfg: PolicyConfig, obs_dim: int, act_dim: int) -> Policy:
                       cfg.flow_base_scale, cfg.flow_identity_init, cfg.flow_base_mixture,
                       cfg.flow_base_mixture_std, cfg.flow_base_mixture_weights,
                       cfg.flow_transform, cfg.flow_spline_bins, cfg.flow_spline_bound,
-                      cfg.flow_base_mixture_init, cfg.flow_base_mixture_radius)
+                      cfg.flow_base_mixture_init, cfg.flow_base_mixture_radius,
+                      cfg.flow_base_mixture_condition)
 
 
 def make_critic(cfg: PolicyConfig, obs_dim: int) -> Critic:

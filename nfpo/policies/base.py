@@ -49,8 +49,11 @@ class Policy(nn.Module):
         ``[B]``: the mixture component to draw from (a flow with a mixture base only)."""
         raise NotImplementedError
 
-    def log_prob_raw(self, obs: Tensor, u: Tensor) -> Tensor:
-        """log p(u|obs) of given pre-squash actions, in ONE pass."""
+    def log_prob_raw(self, obs: Tensor, u: Tensor, component: Tensor | None = None
+                     ) -> Tensor:
+        """log p(u|obs) of given pre-squash actions, in ONE pass; with ``component`` ``[B]``
+        the density given those mixture components, log p(u|obs, k) (a flow with a mixture
+        base only)."""
         raise NotImplementedError
 
     def push(self, obs: Tensor, z: Tensor) -> Tensor:
@@ -94,16 +97,20 @@ class Policy(nn.Module):
                ) -> tuple[Tensor, Tensor]:
         """(u, log pi): sample a pre-squash action and its log-probability in one pass
         (``z``: given standard-normal base noise; ``component``: given mixture components;
-        ``nfpo.policies.noise``). log pi is the policy's marginal density either way."""
+        ``nfpo.policies.noise``). log pi is the policy's marginal density either way, except
+        for a flow that conditions on its component (``condition_on_component``): then, with
+        ``component`` given, log pi(u|s, k)."""
         dt = self.compute_dtype
         u, logp = self.rsample_raw(obs.to(dt), None if z is None else z.to(dt), component)
         return u.to(obs.dtype), self._bound_log_prob(u, logp).to(obs.dtype)
 
-    def log_prob(self, obs: Tensor, u: Tensor) -> Tensor:
-        """log pi of stored pre-squash actions ``u``."""
+    def log_prob(self, obs: Tensor, u: Tensor, component: Tensor | None = None) -> Tensor:
+        """log pi of stored pre-squash actions ``u`` (given ``component``: log pi(u|s, k))."""
         dt = self.compute_dtype
         u = u.to(dt)
-        return self._bound_log_prob(u, self.log_prob_raw(obs.to(dt), u)).to(obs.dtype)
+        logp = self.log_prob_raw(obs.to(dt), u) if component is None else \
+            self.log_prob_raw(obs.to(dt), u, component)
+        return self._bound_log_prob(u, logp).to(obs.dtype)
 
     def entropy(self, obs: Tensor) -> Tensor:
         """Entropy of the policy: closed form or Monte-Carlo (see subclasses); ``[B]``."""

@@ -20,6 +20,11 @@ share of the policy on a lump can move continuously, where with fixed weights a 
 component has to cross a low-reward valley to change peak; the logits get their gradient
 through log q in the PPO surrogate (score function). ``push(obs, eps)`` and the deterministic
 action use ``q.center(eps)``: for a mixture, the component with the highest base density.
+
+``base_mixture_condition``: the mixture component k is part of the agent's state (held over
+an episode, ``nfpo.policies.noise.HeldComponent``), so a sample drawn from a given k is scored
+by the component's own density, log pi(u|s, k) = log q(z|k) - log|det df/dz|, and PPO's ratio
+compares the new and old policy of that lump; without it, the marginal log q(z).
 """
 
 from __future__ import annotations
@@ -69,6 +74,7 @@ class FlowPolicy(Policy):
         spline_bound: float = 3.0,
         base_mixture_init: str = "normal",
         base_mixture_radius: float = 1.2,
+        base_mixture_condition: bool = False,
     ) -> None:
         super().__init__(obs_dim, act_dim, action_bound)
         if encoder_hidden:
@@ -95,6 +101,7 @@ class FlowPolicy(Policy):
         # registered base first: parameters (and so the optimizer state of checkpoints) keep
         # the order of the earlier layout, base_log_std, base_means, base_logits, encoder, flow
         self.base_dist, self.encoder, self.flow = base, encoder, flow
+        self.condition_on_component = base_mixture_condition and base_mixture >= 2
 
     @staticmethod
     def upgrade_state_dict(sd: dict[str, Tensor]) -> dict[str, Tensor]:
@@ -128,14 +135,25 @@ class FlowPolicy(Policy):
                              "(flow_base_mixture=0)")
         zs, ld_base = self._base(z)
         u, logdet = self.flow(zs, h)
-        return u, self.base_dist.log_prob(z) - ld_base - logdet
+        return u, self._base_log_prob(z, component if self.condition_on_component else None) \
+            - ld_base - logdet
 
-    def log_prob_raw(self, obs: Tensor, u: Tensor) -> Tensor:
+    def log_prob_raw(self, obs: Tensor, u: Tensor, component: Tensor | None = None
+                     ) -> Tensor:
         zs, logdet = self.flow.inverse(u, self.encoder(obs))
         if self.base_log_std is None:
-            return self.base_dist.log_prob(zs) + logdet
+            return self._base_log_prob(zs, component) + logdet
         z = zs * torch.exp(-self.base_log_std)
-        return self.base_dist.log_prob(z) - self.base_log_std.sum() + logdet
+        return self._base_log_prob(z, component) - self.base_log_std.sum() + logdet
+
+    def _base_log_prob(self, z: Tensor, component: Tensor | None) -> Tensor:
+        """log q(z), or log q(z|k) of given mixture components ``[B]``."""
+        if component is None:
+            return self.base_dist.log_prob(z)
+        if not isinstance(self.base_dist, GaussianMixture):
+            raise ValueError("a given mixture component needs a mixture base "
+                             "(flow_base_mixture >= 2)")
+        return self.base_dist.log_prob(z, component)
 
     def push(self, obs: Tensor, z: Tensor) -> Tensor:
         """u = f(base(z); h(obs)) for standard-normal ``z`` ``[B, D]`` (see module docstring

@@ -42,7 +42,10 @@ class GaussianPolicy(Policy):
         logp = (-0.5 * eps.pow(2) - self.log_std - _HALF_LOG_2PI).sum(-1)
         return u, logp
 
-    def log_prob_raw(self, obs: Tensor, u: Tensor) -> Tensor:
+    def log_prob_raw(self, obs: Tensor, u: Tensor, component: Tensor | None = None
+                     ) -> Tensor:
+        if component is not None:
+            raise ValueError("a mixture component was given to a Gaussian policy")
         mu = self.mean_net(obs)
         z = (u - mu) * torch.exp(-self.log_std)
         return (-0.5 * z.pow(2) - self.log_std - _HALF_LOG_2PI).sum(-1)
