@@ -1,7 +1,7 @@
 """Return under sim-to-real perturbations, flow vs Gaussian, on the Hopper-v5 benchmark runs.
 
 Each trained run (benchmarks/hopper/runs/<policy>_s<seed>, with its checkpoints: the runs of
-``python benchmarks/hopper/run.py``; the stored copies on the bench-runs branch have none) is
+benchmarks/hopper/README.md; the stored copies on the bench-runs branch have none) is
 evaluated with 10 deterministic episodes per perturbation level (``nfpo eval --perturb
 SPEC``). Resumable: finished (run, level) pairs are kept in results.json and skipped.
 
