@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from nfpo.agent import Agent
-from nfpo.algo.modes import ModeBalance
+from nfpo.algo.modes import ModeBalance, lump_balance
 from nfpo.algo.outcome import EpisodeDescriptors, OutcomeBonus, StateNovelty
 from nfpo.config import TrainConfig
 from nfpo.envs import EnvSpec
@@ -128,9 +128,24 @@ class Collector:
         if self.modes is not None:  # no preference between outcome clusters
             self.metrics = self.modes.apply(storage.advantages, self.descr.means(),
                                             seed=cfg.run.seed * 100_003 + update_idx)
+        if cfg.ppo.lump_balance:  # no preference between far-apart held lumps
+            self.metrics = {**self.metrics, **self._balance_lumps()}
         self.nonfinite.end_update(update_idx + 1, self.stats.pending - ended_before,
                                   self.stats.dropped)
         return obs
+
+    def _balance_lumps(self) -> dict[str, float]:
+        """``nfpo.algo.modes.lump_balance`` on the stored advantages, in place."""
+        p, st = self.cfg.ppo, self.storage
+        adv = st.advantages.detach().cpu().numpy().astype(np.float64).ravel()
+        means = self.agent.policy.base_dist.means.detach().cpu().numpy().astype(np.float64)
+        new, offset = lump_balance(adv, st.components.cpu().numpy().ravel(), means,
+                                   p.lump_balance_bandwidth, p.lump_balance,
+                                   p.mode_balance_shrink)
+        st.advantages.copy_(torch.as_tensor(new.reshape(st.advantages.shape),
+                                            dtype=st.advantages.dtype))
+        return {"lumps/between_fraction": float(np.sqrt((offset ** 2).mean() /
+                                                        max((adv ** 2).mean(), 1e-12)))}
 
     def _step_numpy(self, obs: np.ndarray) -> tuple[torch.Tensor, ...]:
         """One step's (x, xc, u, log pi, V) as tensors over numpy arrays and the env action

@@ -153,7 +153,8 @@ class PolicyConfig:
     reads its one-hot, V(s, k), and PPO's ratio uses the component's own density
     log pi(u|s, k) instead of the marginal, so each lump is judged against its own value
     rather than pushed toward whichever lump the shared critic rates best (nfpo.policies.flow).
-    Needs flow_base_mixture_hold."""
+    Measured negative: the critic then explains ~all return variance and the flow stops
+    learning (docs/multimodal.md). Needs flow_base_mixture_hold."""
     noise_correlation: float = 0.0
     """exploration: AR(1) correlation rho of each env's base noise across the steps of an
     episode, z_t = rho z_(t-1) + sqrt(1 - rho^2) e_t (nfpo.policies.noise). 0: i.i.d. samples;
@@ -272,6 +273,13 @@ class PPOConfig:
     """k of that k-means: an upper bound on the number of modes kept apart."""
     mode_balance_shrink: float = 4.0
     """a group's mean advantage is sum / (count + this): small groups are corrected less."""
+    lump_balance: float = 0.0
+    """niching over held mixture components (needs flow_base_mixture_hold): remove this
+    fraction (0..1) of the mean advantage of each component's neighbourhood (components whose
+    base means lie within ~``lump_balance_bandwidth``, Gaussian kernel), so a lump is compared
+    with its neighbours, not with every lump (nfpo.algo.modes.lump_balance; 0: off)."""
+    lump_balance_bandwidth: float = 0.5
+    """kernel width h of that neighbourhood in base space, c_kj = exp(-|mu_k - mu_j|^2 / 2h^2)."""
     vf_coef: float = 0.5
     max_grad_norm: float = 0.5
     flow_lr_scale: float = 1.0
@@ -334,6 +342,9 @@ class PPOConfig:
                "a number in [0, 1]")
         _check(self.mode_balance_clusters >= 2, "mode_balance_clusters",
                self.mode_balance_clusters, "an integer >= 2")
+        _check(0 <= self.lump_balance <= 1, "lump_balance", self.lump_balance, "a number in [0, 1]")
+        _check(self.lump_balance_bandwidth > 0, "lump_balance_bandwidth",
+               self.lump_balance_bandwidth, "a number > 0")
         _check(self.mode_balance_shrink >= 0, "mode_balance_shrink", self.mode_balance_shrink,
                "a number >= 0")
         _check(self.target_entropy is None or math.isfinite(self.target_entropy),
@@ -465,6 +476,10 @@ class TrainConfig:
                "ent_reward_coef", cfg.ppo.ent_reward_coef,
                "0 with --action-bound clip (the pre-clip action's entropy is unbounded); "
                "use --action-bound tanh for an entropy reward")
+        _check(not cfg.ppo.lump_balance or (cfg.policy.kind == "flow"
+                                            and cfg.policy.flow_base_mixture_hold),
+               "lump_balance", cfg.ppo.lump_balance,
+               "0 unless --policy flow with --flow-base-mixture-hold (it balances held lumps)")
         return cfg
 
     @property

@@ -41,6 +41,12 @@ from nfpo.storage import RolloutStorage
 RUNS_ROOT = Path("runs")  # where runs without --run-dir go
 
 
+def held_components(cfg: TrainConfig) -> bool:
+    """Whether rollouts follow held mixture components (stored per step: a conditioned flow's
+    ratio and the lump balance read them)."""
+    return cfg.policy.kind == "flow" and cfg.policy.flow_base_mixture_hold
+
+
 class Trainer:
     """Builds everything from a ``TrainConfig`` and runs ``train()``.
 

@@ -4,7 +4,7 @@ bookkeeping of episodes across env steps."""
 import numpy as np
 import torch
 
-from nfpo.algo.modes import ModeBalance, balance, kmeans
+from nfpo.algo.modes import ModeBalance, balance, kmeans, lump_balance
 
 
 def test_kmeans_separates_well_separated_blobs():
@@ -59,3 +59,22 @@ def test_mode_balance_tracks_episodes_across_steps():
         mb.step(np.array([False, False]), {})
     mb.apply(adv, np.stack([right, right]), seed=0)
     assert torch.allclose(adv, torch.tensor([[-0.5, 0.5], [-0.5, 0.5], [-0.5, 0.5]]))
+
+
+def test_lump_balance_compares_a_lump_with_its_neighbours_only():
+    """Two far-apart pairs of lumps: the pair with the higher advantages keeps no preference
+    over the other pair, while within each pair the better lump stays ahead."""
+    means = np.array([[0.0, 0.0], [0.1, 0.0], [5.0, 0.0], [5.1, 0.0]])
+    comp = np.repeat(np.arange(4), 50)
+    adv = np.repeat([2.0, 1.0, -1.0, -2.0], 50)
+    new, offset = lump_balance(adv, comp, means, bandwidth=0.5, strength=1.0, shrink=0.0)
+    per_lump = np.array([new[comp == k].mean() for k in range(4)])
+    assert abs(per_lump[:2].mean()) < 0.02 and abs(per_lump[2:].mean()) < 0.02  # pairs level
+    assert per_lump[0] > per_lump[1] + 0.9 and per_lump[2] > per_lump[3] + 0.9  # order kept
+    # a huge bandwidth is the global mean (zero here), a tiny one each lump's own mean
+    wide, _ = lump_balance(adv, comp, means, 1e4, 1.0, 0.0)
+    assert np.allclose(wide, adv - adv.mean())
+    narrow, _ = lump_balance(adv, comp, means, 1e-3, 1.0, 0.0)
+    assert np.allclose(narrow, 0.0)
+    half, _ = lump_balance(adv, comp, means, 1e-3, 0.5, 0.0)
+    assert np.allclose(half, adv / 2)

@@ -171,6 +171,10 @@ def test_hold_needs_a_mixture_base():
     PolicyConfig(flow_base_mixture=4, flow_base_mixture_hold=True).validate()
     with pytest.raises(ConfigError, match="flow_base_mixture_condition"):
         PolicyConfig(flow_base_mixture=4, flow_base_mixture_condition=True).validate()
+    cfg = TrainConfig()
+    cfg.ppo.lump_balance = 1.0
+    with pytest.raises(ConfigError, match="lump_balance"):  # it needs held lumps
+        cfg.validate()
 
 
 def test_stochastic_evaluation_holds_the_component():

@@ -29,6 +29,7 @@ def cfg_for(run_dir, env, kind, randomize="", outcome_bonus=0.0, hold=False):
         cfg.policy.flow_base_mixture, cfg.policy.flow_base_mixture_hold = 8, True
         cfg.policy.flow_base_mixture_init = "sphere"
         cfg.policy.flow_base_mixture_condition = hold == "condition"  # critic reads it
+        cfg.ppo.lump_balance = 1.0 if hold == "condition" else 0.0  # neighbourhood offsets
     cfg.ppo.num_steps, cfg.ppo.num_minibatches, cfg.ppo.num_epochs = 64, 2, 2
     cfg.run.total_steps, cfg.run.run_dir = 6 * 128, str(run_dir)
     cfg.run.progress, cfg.run.tensorboard, cfg.run.checkpoint_every = False, False, 1

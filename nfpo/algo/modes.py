@@ -25,6 +25,20 @@ Returns (value targets) are unchanged. Grouping by t matters: the between-cluste
 sits at the shared early states; later states are cluster-specific and already have a
 baseline there. k may exceed the number of modes (a mode split into several clusters is
 still kept; its parts still converge), so it is an upper bound, not a label count.
+
+``lump_balance`` is the same correction with the agent's own latent in place of the clusters:
+with held mixture components (``nfpo.policies.noise.HeldComponent``) each step carries the
+lump k its episode follows, and lumps are neighbours when their base means are close. The
+offset of a step of lump k is the kernel-weighted mean advantage of k's neighbourhood over the
+rollout,
+
+    o_k = sum_j c_kj S_j / (sum_j c_kj n_j + n0),   c_kj = exp(-|mu_k - mu_j|^2 / (2 h^2)),
+
+(S_j, n_j: sum and count of the advantages of lump j's steps), and A_i <- A_i - beta o_k(i).
+A lump is then compared with its neighbours only (niching, fitness sharing): lumps that point
+the same way still compete, so each neighbourhood climbs to its nearest good behaviour, while
+the comparison between far-apart lumps, which carries the better side's actions to every lump
+through the shared flow, is removed.
 """
 
 from __future__ import annotations
@@ -71,6 +85,19 @@ def balance(adv: np.ndarray, cluster: np.ndarray, t_in_ep: np.ndarray, strength:
     counts = np.bincount(gid)
     offset = (sums / (counts + shrink))[gid]
     return adv - strength * offset, offset
+
+
+def lump_balance(adv: np.ndarray, component: np.ndarray, means: np.ndarray, bandwidth: float,
+                 strength: float, shrink: float) -> tuple[np.ndarray, np.ndarray]:
+    """Remove ``strength`` times each lump neighbourhood's shrunk mean advantage (module
+    docstring). ``adv`` ``[B]``, ``component`` ``[B]`` (long), ``means`` ``[M, D]`` the base
+    means. Returns (balanced advantages, the offsets o_k(i))."""
+    m = len(means)
+    c = np.exp(-((means[:, None] - means[None]) ** 2).sum(-1) / (2 * bandwidth ** 2))  # [M, M]
+    sums = np.bincount(component, weights=adv, minlength=m)
+    counts = np.bincount(component, minlength=m).astype(np.float64)
+    offset = (c @ sums) / (c @ counts + shrink)
+    return adv - strength * offset[component], offset[component]
 
 
 class ModeBalance:

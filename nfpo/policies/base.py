@@ -51,9 +51,9 @@ class Policy(nn.Module):
 
     def log_prob_raw(self, obs: Tensor, u: Tensor, component: Tensor | None = None
                      ) -> Tensor:
-        """log p(u|obs) of given pre-squash actions, in ONE pass; with ``component`` ``[B]``
-        the density given those mixture components, log p(u|obs, k) (a flow with a mixture
-        base only)."""
+        """log p(u|obs) of given pre-squash actions, in ONE pass; ``component`` ``[B]``: the
+        held mixture components the actions were drawn from (a flow with a mixture base only;
+        the density is log p(u|obs, k) if the flow conditions on them, else the marginal)."""
         raise NotImplementedError
 
     def push(self, obs: Tensor, z: Tensor) -> Tensor:
@@ -105,7 +105,8 @@ class Policy(nn.Module):
         return u.to(obs.dtype), self._bound_log_prob(u, logp).to(obs.dtype)
 
     def log_prob(self, obs: Tensor, u: Tensor, component: Tensor | None = None) -> Tensor:
-        """log pi of stored pre-squash actions ``u`` (given ``component``: log pi(u|s, k))."""
+        """log pi of stored pre-squash actions ``u`` (``component``: their held mixture
+        components; log pi(u|s, k) for a flow that conditions on them, as in ``sample``)."""
         dt = self.compute_dtype
         u = u.to(dt)
         logp = self.log_prob_raw(obs.to(dt), u) if component is None else \

@@ -124,9 +124,7 @@ class FlowPolicy(Policy):
                     component: Tensor | None = None) -> tuple[Tensor, Tensor]:
         h = self.encoder(obs)
         if component is not None:
-            if not isinstance(self.base_dist, GaussianMixture):
-                raise ValueError("a given mixture component needs a mixture base "
-                                 "(flow_base_mixture >= 2)")
+            self._need_mixture()
             z = self.base_dist.sample(obs.shape[0], obs, component)
         elif z is None:
             z = self.base_dist.sample(obs.shape[0], obs)
@@ -141,19 +139,23 @@ class FlowPolicy(Policy):
     def log_prob_raw(self, obs: Tensor, u: Tensor, component: Tensor | None = None
                      ) -> Tensor:
         zs, logdet = self.flow.inverse(u, self.encoder(obs))
+        k = component if self.condition_on_component else None
         if self.base_log_std is None:
-            return self._base_log_prob(zs, component) + logdet
+            return self._base_log_prob(zs, k) + logdet
         z = zs * torch.exp(-self.base_log_std)
-        return self._base_log_prob(z, component) - self.base_log_std.sum() + logdet
+        return self._base_log_prob(z, k) - self.base_log_std.sum() + logdet
 
     def _base_log_prob(self, z: Tensor, component: Tensor | None) -> Tensor:
         """log q(z), or log q(z|k) of given mixture components ``[B]``."""
         if component is None:
             return self.base_dist.log_prob(z)
+        self._need_mixture()
+        return self.base_dist.log_prob(z, component)
+
+    def _need_mixture(self) -> None:
         if not isinstance(self.base_dist, GaussianMixture):
             raise ValueError("a given mixture component needs a mixture base "
                              "(flow_base_mixture >= 2)")
-        return self.base_dist.log_prob(z, component)
 
     def push(self, obs: Tensor, z: Tensor) -> Tensor:
         """u = f(base(z); h(obs)) for standard-normal ``z`` ``[B, D]`` (see module docstring
