@@ -136,6 +136,10 @@ class PolicyConfig:
     with learned means and std ``flow_base_mixture_std`` (separate lumps for separate action
     modes; benchmarks/multimodal/README.md)."""
     flow_base_mixture_std: float = 0.3
+    flow_base_mixture_learn_std: bool = False
+    """learn the mixture base's std (one log-std shared by the components, starting at
+    ``flow_base_mixture_std``), so PPO can sharpen every lump at once, as a Gaussian shrinks its
+    std; fixed otherwise."""
     flow_base_mixture_weights: bool = False
     """learn the mixture base's weights (softmax logits, initially uniform; nfpo.policies.flow)."""
     flow_base_mixture_init: Literal["normal", "sphere"] = "normal"

@@ -194,3 +194,27 @@ def test_stochastic_evaluation_holds_the_component():
                      on_step=lambda env, n, obs, done, p=positions: p.append(np.array(obs)))
         moves = np.diff(np.stack(positions), axis=0)
         assert np.allclose(moves, moves[0], atol=0.05) == constant, (hold, moves)
+
+
+def test_a_learned_mixture_std_is_the_fixed_one_at_its_value_and_gets_a_gradient():
+    from nfpo.export.fused import FusedFlowPush
+    from nfpo.flows import GaussianMixture
+
+    torch.manual_seed(0)
+    learned = GaussianMixture(2, 4, 0.3, init="sphere", learn_std=True)
+    z = torch.randn(64, 2)
+    for s in (0.3, 0.1):
+        with torch.no_grad():
+            learned.log_std.fill_(math.log(s))
+        fixed = GaussianMixture(2, 4, s)
+        fixed.means.data.copy_(learned.means.data)
+        assert torch.allclose(learned.log_prob(z), fixed.log_prob(z), atol=1e-5)
+        k = torch.arange(64) % 4
+        assert torch.allclose(learned.log_prob(z, k), fixed.log_prob(z, k), atol=1e-5)
+    learned.log_prob(z).sum().backward()
+    assert learned.log_std.grad is not None and learned.log_std.grad.abs() > 0
+    pol = FlowPolicy(3, 2, base_mixture=4, base_mixture_learn_std=True)  # export uses it too
+    with torch.no_grad():
+        pol.base_dist.log_std.fill_(math.log(0.1))
+    obs, eps = torch.randn(8, 3), torch.randn(8, 2)
+    assert torch.allclose(FusedFlowPush(pol)(obs, eps), pol.push(obs, eps), atol=1e-5)

@@ -78,7 +78,7 @@ class FusedFlowPush(nn.Module):
         mixture = isinstance(base, GaussianMixture)
         self.register_buffer("shift", base.center(torch.zeros(1, policy.act_dim))[0].detach()
                              if mixture else None)
-        self.mixture_std = base.std if mixture else 1.0
+        self.mixture_std = float(base.scale()) if mixture else 1.0
 
     def forward(self, obs: Tensor, z: Tensor) -> Tensor:
         h = self.encoder(obs)

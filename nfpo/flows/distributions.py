@@ -8,7 +8,8 @@ deterministic push (``FlowPolicy.push``; eps = 0 gives the deterministic action)
 ``GaussianMixture``:  q(z) = sum_k w_k N(z; mu_k, s^2 I_D), learned means mu_k
     (initialised ~ N(0, I), or ``init="sphere"``: spread over the sphere of radius r by
     farthest-point selection among 4,096 random directions), fixed std s, weights uniform or
-    w = softmax(l) with learned logits (initially 0):
+    w = softmax(l) with learned logits (initially 0); std fixed, or learned (``learn_std``: one
+    log s shared by the components, so PPO can sharpen every lump at once):
 
         log q(z) = logsumexp_k [log w_k - ||z - mu_k||^2 / (2 s^2)] - D log s - (D/2) log 2 pi
 
@@ -68,10 +69,11 @@ class StandardNormal(nn.Module):
 
 class GaussianMixture(nn.Module):
     """M-component isotropic Gaussian mixture (module docstring); ``weights``: learn the
-    mixture weights (else uniform)."""
+    mixture weights (else uniform); ``learn_std``: learn the shared std (starting at ``std``)."""
 
     def __init__(self, dim: int, components: int, std: float = 0.3,
-                 weights: bool = False, init: str = "normal", radius: float = 1.2) -> None:
+                 weights: bool = False, init: str = "normal", radius: float = 1.2,
+                 learn_std: bool = False) -> None:
         super().__init__()
         if components < 2:
             raise ValueError(f"components={components!r}: a mixture needs >= 2")
@@ -82,6 +84,14 @@ class GaussianMixture(nn.Module):
             radius * spread_directions(components, dim)
         self.means = nn.Parameter(means)
         self.logits = nn.Parameter(torch.zeros(components)) if weights else None
+        self.log_std = nn.Parameter(torch.tensor(math.log(std))) if learn_std else None
+
+    def scale(self) -> Tensor | float:
+        """s: the fixed std, or exp(log s) when learned."""
+        return self.std if self.log_std is None else self.log_std.exp()
+
+    def _log_scale(self) -> Tensor | float:
+        return math.log(self.std) if self.log_std is None else self.log_std
 
     def log_weights(self) -> Tensor:
         """log w_k ``[M]``."""
@@ -104,13 +114,13 @@ class GaussianMixture(nn.Module):
             k = torch.randint(len(self.means), (n,), device=like.device)
         else:
             k = torch.multinomial(torch.softmax(self.logits.detach(), 0), n, True)
-        return self.means[k] + self.std * eps
+        return self.means[k] + self.scale() * eps
 
     def log_prob(self, z: Tensor, component: Tensor | None = None) -> Tensor:
         """log q(z) ``[B]``; with ``component`` ``[B]`` (long) log q(z|k), the component's own
         density (no weight)."""
-        s, (m, d) = self.std, self.means.shape
-        const = d * math.log(s) + 0.5 * d * math.log(2 * math.pi)
+        s, (m, d) = self.scale(), self.means.shape
+        const = d * self._log_scale() + 0.5 * d * math.log(2 * math.pi)
         if component is not None:
             mu = self.means[component.to(z.device)]
             return -0.5 * ((z - mu) / s).pow(2).sum(-1) - const
@@ -121,5 +131,6 @@ class GaussianMixture(nn.Module):
 
     def center(self, eps: Tensor) -> Tensor:
         mu, w = self.means, self.log_weights().exp()
-        k = torch.cdist(mu, mu).pow(2).div(-2 * self.std**2).exp().mv(w).argmax()
-        return mu[k] + self.std * eps
+        s = self.scale()
+        k = torch.cdist(mu, mu).pow(2).div(-2 * s**2).exp().mv(w).argmax()
+        return mu[k] + s * eps

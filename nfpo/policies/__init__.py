@@ -25,7 +25,7 @@ def make_policy(cfg: PolicyConfig, obs_dim: int, act_dim: int) -> Policy:
                       cfg.flow_base_mixture_std, cfg.flow_base_mixture_weights,
                       cfg.flow_transform, cfg.flow_spline_bins, cfg.flow_spline_bound,
                       cfg.flow_base_mixture_init, cfg.flow_base_mixture_radius,
-                      cfg.flow_base_mixture_condition)
+                      cfg.flow_base_mixture_condition, cfg.flow_base_mixture_learn_std)
 
 
 def make_critic(cfg: PolicyConfig, obs_dim: int) -> Critic:

@@ -12,12 +12,12 @@ layers make an untrained flow exactly the base Gaussian N(0, I). The determinist
 f(0; h(s)). For D = 1 every layer transforms the single coordinate conditioned on ``h`` only.
 
 The base q(z) is ``nfpo.flows.StandardNormal`` or, with ``base_mixture = M >= 2``, a
-``nfpo.flows.GaussianMixture`` of M components (learned means, fixed std, uniform or learned
-weights; the math is in ``nfpo.flows.distributions``). A diffeomorphism of a unimodal base has
-connected support, so K separated peaks need thin bridges between them; the mixture gives the
-flow separate lumps to start from (benchmarks/multimodal/README.md). With learned weights the
-share of the policy on a lump can move continuously, where with fixed weights a whole
-component has to cross a low-reward valley to change peak; the logits get their gradient
+``nfpo.flows.GaussianMixture`` of M components (learned means, fixed or learned std, uniform or
+learned weights; the math is in ``nfpo.flows.distributions``). A diffeomorphism of a unimodal
+base has connected support, so K separated peaks need thin bridges between them; the mixture
+gives the flow separate lumps to start from (benchmarks/multimodal/README.md). With learned
+weights the share of the policy on a lump can move continuously, where with fixed weights a
+whole component has to cross a low-reward valley to change peak; the logits get their gradient
 through log q in the PPO surrogate (score function). ``push(obs, eps)`` and the deterministic
 action use ``q.center(eps)``: for a mixture, the component with the highest base density.
 
@@ -75,6 +75,7 @@ class FlowPolicy(Policy):
         base_mixture_init: str = "normal",
         base_mixture_radius: float = 1.2,
         base_mixture_condition: bool = False,
+        base_mixture_learn_std: bool = False,
     ) -> None:
         super().__init__(obs_dim, act_dim, action_bound)
         if encoder_hidden:
@@ -96,7 +97,8 @@ class FlowPolicy(Policy):
         # Gaussian with a PPO-style log-std (the Gaussian's proven way to shrink exploration)
         self.base_log_std = nn.Parameter(torch.zeros(act_dim)) if base_scale else None
         base = GaussianMixture(act_dim, base_mixture, base_mixture_std, base_mixture_weights,
-                               base_mixture_init, base_mixture_radius) \
+                               base_mixture_init, base_mixture_radius,
+                               base_mixture_learn_std) \
             if base_mixture >= 2 else StandardNormal(act_dim)
         # registered base first: parameters (and so the optimizer state of checkpoints) keep
         # the order of the earlier layout, base_log_std, base_means, base_logits, encoder, flow
