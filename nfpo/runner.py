@@ -90,7 +90,7 @@ class Trainer:
                        self.generator, compile=cfg.run.compile)
         self.storage = RolloutStorage(cfg.ppo.num_steps, cfg.env.num_envs, self.spec.obs_dim,
                                       self.spec.act_dim, self.agent.stored_critic_dim,
-                                      self.device, self.agent.critic_components > 0)
+                                      self.device, held_components(cfg))
         self.global_step = 0
         self.update_idx = 0
         self.wall_time = 0.0
