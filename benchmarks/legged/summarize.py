@@ -2,6 +2,8 @@
 benchmarks/legged/go1 (``nfpo bench benchmarks/legged/grid.toml --out benchmarks/legged/go1``).
 
     python benchmarks/legged/summarize.py      # writes curves.png and table.md here
+    python benchmarks/legged/summarize.py --grid benchmarks/legged/rough --name rough
+                                               # any grid: curves_NAME.png, table_NAME.md
 
 MuJoCo Playground's Go1 reward is clipped at 0 per step, so the return says little early in
 training; the tracking terms, the velocity errors and the episode length are what move.
@@ -9,6 +11,7 @@ training; the tracking terms, the velocity errors and the episode length are wha
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 from pathlib import Path
@@ -32,16 +35,21 @@ def tail_mean(values: list[float], frac: float = 0.1) -> float:
     return float(np.mean(v)) if v else math.nan
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    index = json.loads((GRID / "index.json").read_text())["jobs"]
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--grid", type=Path, default=GRID)
+    ap.add_argument("--name", default="", help="suffix of the output files (curves_NAME.png)")
+    a = ap.parse_args(argv)
+    grid, suffix = a.grid, f"_{a.name}" if a.name else ""
+    index = json.loads((grid / "index.json").read_text())["jobs"]
     runs: dict[str, list[dict]] = {}
     for job_id in sorted(index):
-        run_dir = GRID / "runs" / job_id
+        run_dir = grid / "runs" / job_id
         if not (run_dir / "metrics.csv").exists():
             continue
         arm = job_id.split("__")[1]
@@ -65,7 +73,7 @@ def main() -> None:
         ax.grid(alpha=0.3)
     axes[0].legend()
     fig.tight_layout()
-    fig.savefig(HERE / "curves.png", dpi=110)
+    fig.savefig(HERE / f"curves{suffix}.png", dpi=110)
 
     lines = ["| arm | seed | status | steps | train steps/s | " + " | ".join(
         lab.split(" (")[0] for _, lab in METRICS) + " | eval length | eval lin. error | "
@@ -80,7 +88,7 @@ def main() -> None:
                 f"{int(m['global_step'][-1]):,} | {sps:.0f} | " + " | ".join(cells) + " | "
                 + " | ".join(f"{e[k]:.3g}" if k in e else "-" for k in
                              ("mean_length", "info/lin_vel_error", "info/ang_vel_error")) + " |")
-    (HERE / "table.md").write_text(
+    (HERE / f"table{suffix}.md").write_text(
         "Training columns: mean over the last 10% of updates. Eval: 5 deterministic "
         "episodes of the final policy.\n\n" + "\n".join(lines) + "\n")
     print("\n".join(lines))
