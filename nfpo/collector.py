@@ -12,9 +12,10 @@ the reward PPO learns from:
 
 (``nfpo.algo.outcome`` for the bonuses, soft returns with ``alpha = ent_reward_coef``, the
 reward scaler of ``nfpo.normalization``). After ``num_steps`` steps the storage computes
-GAE(lambda) from V(s_T). The collector owns the state that lives across updates: reward
-scaler, bonus buffers, per-env episode bookkeeping; ``state_dict`` / ``loop_state`` hold what a
-bit-identical resume needs.
+GAE(lambda) from V(s_T), and optional advantage corrections run on it (mode balance over
+outcome clusters, lump balance over held components: ``nfpo.algo.modes``). The collector owns
+the state that lives across updates: reward scaler, bonus buffers, per-env episode bookkeeping;
+``state_dict`` / ``loop_state`` hold what a bit-identical resume needs.
 """
 
 from __future__ import annotations

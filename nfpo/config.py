@@ -281,7 +281,8 @@ class PPOConfig:
     """niching over held mixture components (needs flow_base_mixture_hold): remove this
     fraction (0..1) of the mean advantage of each component's neighbourhood (components whose
     base means lie within ~``lump_balance_bandwidth``, Gaussian kernel), so a lump is compared
-    with its neighbours, not with every lump (nfpo.algo.modes.lump_balance; 0: off)."""
+    with its neighbours, not with every lump (nfpo.algo.modes.lump_balance; n0 is
+    ``mode_balance_shrink``; 0: off). Measured negative on ForkReach (docs/multimodal.md)."""
     lump_balance_bandwidth: float = 0.5
     """kernel width h of that neighbourhood in base space, c_kj = exp(-|mu_k - mu_j|^2 / 2h^2)."""
     vf_coef: float = 0.5
