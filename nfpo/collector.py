@@ -43,15 +43,20 @@ from nfpo.storage import RolloutStorage
 
 
 class Collector:
-    """``collect(obs, ep_ret, ep_len, ...)`` fills ``storage`` with ``num_steps`` steps of
-    every env. ``last_good``: a callback naming the last good checkpoint (error messages)."""
+    """``collect(obs, ep_ret, ep_len, ...)`` fills its ``storage`` (a ``RolloutStorage`` it
+    builds for the run: the actor's and, where the critic reads something else, the critic's
+    inputs; the held mixture components of a held run) with ``num_steps`` steps of every env.
+    ``last_good``: a callback naming the last good checkpoint (error messages)."""
 
     def __init__(self, cfg: TrainConfig, envs: Any, spec: EnvSpec, agent: Agent,
-                 storage: RolloutStorage, stats: EpisodeStats, device: torch.device,
-                 last_good: Callable[[], str]) -> None:
+                 stats: EpisodeStats, device: torch.device, last_good: Callable[[], str]
+                 ) -> None:
         self.cfg, self.envs, self.spec, self.agent = cfg, envs, spec, agent
-        self.storage, self.stats, self.device = storage, stats, device
+        self.stats, self.device = stats, device
         n, p = cfg.env.num_envs, cfg.ppo
+        held = cfg.policy.kind == "flow" and cfg.policy.flow_base_mixture_hold
+        self.storage = RolloutStorage(p.num_steps, n, spec.obs_dim, spec.act_dim,
+                                      agent.stored_critic_dim, device, components=held)
         self.reward_scaler = RewardScaler(n, p.gamma, cfg.env.clip_reward)
         self.nonfinite = NonFiniteFilter(cfg.env.nonfinite, envs, last_good)
         self.terms = EpisodeTerms(n)

@@ -36,15 +36,8 @@ from nfpo.logger import MetricsLogger, truncate_metrics, wandb_options
 from nfpo.progress import Progress
 from nfpo.run_dir import RunDir
 from nfpo.signals import StopSignals
-from nfpo.storage import RolloutStorage
 
 RUNS_ROOT = Path("runs")  # where runs without --run-dir go
-
-
-def held_components(cfg: TrainConfig) -> bool:
-    """Whether rollouts follow held mixture components (stored per step: a conditioned flow's
-    ratio and the lump balance read them)."""
-    return cfg.policy.kind == "flow" and cfg.policy.flow_base_mixture_hold
 
 
 class Trainer:
@@ -88,9 +81,6 @@ class Trainer:
         self.generator = torch.Generator().manual_seed(cfg.run.seed)
         self.ppo = PPO(self.agent.policy, self.agent.critic, cfg.ppo, cfg.num_updates,
                        self.generator, compile=cfg.run.compile)
-        self.storage = RolloutStorage(cfg.ppo.num_steps, cfg.env.num_envs, self.spec.obs_dim,
-                                      self.spec.act_dim, self.agent.stored_critic_dim,
-                                      self.device, held_components(cfg))
         self.global_step = 0
         self.update_idx = 0
         self.wall_time = 0.0
@@ -102,8 +92,9 @@ class Trainer:
         self._restored: dict[str, Any] | None = None  # env states etc. from a checkpoint
         self._obs: np.ndarray | None = None  # next observation, set by train()
         self.guard = DivergenceGuard(cfg.run.guard)
-        self.collector = Collector(cfg, self.envs, self.spec, self.agent, self.storage,
-                                   self.stats, self.device, self._last_good)
+        self.collector = Collector(cfg, self.envs, self.spec, self.agent, self.stats,
+                                   self.device, self._last_good)
+        self.storage = self.collector.storage
 
     # --- persistence ----------------------------------------------------------------------
     def save(self, name: str | None = None, **extra: Any) -> Path:
