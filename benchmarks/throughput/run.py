@@ -62,7 +62,10 @@ def main() -> None:
            "date": time.strftime("%Y-%m-%d"), "updates": args.updates, "rounds": args.rounds,
            "raw_sim_steps_per_second": sims, "train_steps_per_second": rates}
     (HERE / "results.json").write_text(json.dumps(out, indent=2))
-    lines = [f"Raw simulator rate (Hopper-v5, 4 envs, random actions): {sim:.0f} steps/s", "",
+    lines = [f"`python benchmarks/throughput/run.py --updates {args.updates} --rounds "
+             f"{args.rounds}` on {out['machine']}, {out['cpus']} CPUs, {out['date']}; one "
+             "process at a time, median over rounds.", "",
+             f"Raw simulator rate (Hopper-v5, 4 envs, random actions): {sim:.0f} steps/s", "",
              "| configuration | steps/s | / raw sim | / gaussian (same mode) |",
              "|---|---|---|---|"]
     for k, v in med.items():
