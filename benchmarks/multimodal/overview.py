@@ -35,6 +35,7 @@ STUDIES = {
     "_hold_gauss": "the plain Gaussian at the held-lump settings (hold_gauss.toml)",
     "_fork_hold": "mixture component held per episode, 16 lumps (fork_hold.toml)",
     "_hold_anneal": "16 held lumps / plain Gaussian, entropy 0.05 -> 0 (hold_anneal.toml)",
+    "_hold_anneal2x": "... the same at twice the budget, 295k steps (hold_anneal2x.toml)",
     "_hold_std": "... and the lumps' std learned (hold_std.toml)",
     "_fork_lumps": "16 held lumps, niching over lumps, --lump-balance 1 (fork_lumps.toml)",
 }
