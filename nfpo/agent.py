@@ -45,10 +45,9 @@ class Agent(nn.Module):
         self.policy = make_policy(cfg.policy, obs_dim, act_dim)
         if cfg.policy.policy_float64:
             self.policy.double()
-        p = cfg.policy
-        self.critic_components = p.flow_base_mixture \
-            if p.kind == "flow" and p.flow_base_mixture_condition else 0
-        self.critic = make_critic(p, (critic_obs_dim or obs_dim) + self.critic_components)
+        self.critic_components = len(self.policy.base_dist.means) \
+            if getattr(self.policy, "condition_on_component", False) else 0
+        self.critic = make_critic(cfg.policy, (critic_obs_dim or obs_dim) + self.critic_components)
         self.parts = ("obs_norm", "policy", "critic")
         if critic_obs_dim:
             self.critic_norm = RunningNorm(critic_obs_dim, clip=cfg.env.clip_obs)

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from nfpo.agent import Agent
-from nfpo.algo.modes import ModeBalance, lump_balance
+from nfpo.algo.modes import ModeBalance, correct_in_place, lump_balance
 from nfpo.algo.outcome import EpisodeDescriptors, OutcomeBonus, StateNovelty
 from nfpo.config import TrainConfig
 from nfpo.envs import EnvSpec
@@ -54,9 +54,9 @@ class Collector:
         self.cfg, self.envs, self.spec, self.agent = cfg, envs, spec, agent
         self.stats, self.device = stats, device
         n, p = cfg.env.num_envs, cfg.ppo
-        held = cfg.policy.kind == "flow" and cfg.policy.flow_base_mixture_hold
         self.storage = RolloutStorage(p.num_steps, n, spec.obs_dim, spec.act_dim,
-                                      agent.stored_critic_dim, device, components=held)
+                                      agent.stored_critic_dim, device,
+                                      components=cfg.policy.holds_components)
         self.reward_scaler = RewardScaler(n, p.gamma, cfg.env.clip_reward)
         self.nonfinite = NonFiniteFilter(cfg.env.nonfinite, envs, last_good)
         self.terms = EpisodeTerms(n)
@@ -143,15 +143,11 @@ class Collector:
     def _balance_lumps(self) -> dict[str, float]:
         """``nfpo.algo.modes.lump_balance`` on the stored advantages, in place."""
         p, st = self.cfg.ppo, self.storage
-        adv = st.advantages.detach().cpu().numpy().astype(np.float64).ravel()
         means = self.agent.policy.base_dist.means.detach().cpu().numpy().astype(np.float64)
-        new, offset = lump_balance(adv, st.components.cpu().numpy().ravel(), means,
-                                   p.lump_balance_bandwidth, p.lump_balance,
-                                   p.mode_balance_shrink)
-        st.advantages.copy_(torch.as_tensor(new.reshape(st.advantages.shape),
-                                            dtype=st.advantages.dtype))
-        return {"lumps/between_fraction": float(np.sqrt((offset ** 2).mean() /
-                                                        max((adv ** 2).mean(), 1e-12)))}
+        components = st.components.cpu().numpy().ravel()
+        return {"lumps/between_fraction": correct_in_place(st.advantages, lambda adv: lump_balance(
+            adv, components, means, p.lump_balance_bandwidth, p.lump_balance,
+            p.mode_balance_shrink))}
 
     def _step_numpy(self, obs: np.ndarray) -> tuple[torch.Tensor, ...]:
         """One step's (x, xc, u, log pi, V) as tensors over numpy arrays and the env action

@@ -165,6 +165,12 @@ class PolicyConfig:
     1: one z per episode (a latent held from reset). Log-probs are unchanged; stochastic
     evaluation uses the same process. Needs the standard-normal base."""
 
+    @property
+    def holds_components(self) -> bool:
+        """Whether rollouts follow held mixture components (a flow with
+        ``flow_base_mixture_hold``)."""
+        return self.kind == "flow" and self.flow_base_mixture_hold
+
     def validate(self) -> None:
         for name in ("actor_hidden", "critic_hidden", "flow_hidden", "flow_encoder"):
             sizes = getattr(self, name)
@@ -481,8 +487,7 @@ class TrainConfig:
                "ent_reward_coef", cfg.ppo.ent_reward_coef,
                "0 with --action-bound clip (the pre-clip action's entropy is unbounded); "
                "use --action-bound tanh for an entropy reward")
-        _check(not cfg.ppo.lump_balance or (cfg.policy.kind == "flow"
-                                            and cfg.policy.flow_base_mixture_hold),
+        _check(not cfg.ppo.lump_balance or cfg.policy.holds_components,
                "lump_balance", cfg.ppo.lump_balance,
                "0 unless --policy flow with --flow-base-mixture-hold (it balances held lumps)")
         return cfg

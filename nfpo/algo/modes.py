@@ -43,6 +43,8 @@ through the shared flow, is removed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 
@@ -85,6 +87,17 @@ def balance(adv: np.ndarray, cluster: np.ndarray, t_in_ep: np.ndarray, strength:
     counts = np.bincount(gid)
     offset = (sums / (counts + shrink))[gid]
     return adv - strength * offset, offset
+
+
+def correct_in_place(advantages: torch.Tensor,
+                     correct: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]) -> float:
+    """Apply ``correct`` (flat float64 advantages ``[B]`` -> (corrected, offsets)) to
+    ``advantages`` ``[T, N]`` in place. Returns the RMS of the offsets over the RMS of the
+    advantages: the share of the advantage signal the correction removed."""
+    adv = advantages.detach().cpu().numpy().astype(np.float64).ravel()
+    new, offset = correct(adv)
+    advantages.copy_(torch.as_tensor(new.reshape(advantages.shape), dtype=advantages.dtype))
+    return float(np.sqrt((offset ** 2).mean() / max((adv ** 2).mean(), 1e-12)))
 
 
 def lump_balance(adv: np.ndarray, component: np.ndarray, means: np.ndarray, bandwidth: float,
@@ -145,14 +158,11 @@ class ModeBalance:
         labels = nearest(points, centers)
         slots = np.stack(self._slots)  # [T, N] episode ids
         cluster = labels[np.searchsorted(ids, slots.ravel())]
-        adv = advantages.detach().cpu().numpy().astype(np.float64).ravel()
-        new, offset = balance(adv, cluster, np.stack(self._times).ravel(), self.strength,
-                              self.shrink)
-        advantages.copy_(torch.as_tensor(new.reshape(advantages.shape),
-                                         dtype=advantages.dtype))
+        times = np.stack(self._times).ravel()
+        between = correct_in_place(advantages, lambda adv: balance(
+            adv, cluster, times, self.strength, self.shrink))
         share = np.bincount(labels, minlength=len(centers)) / len(labels)
         return {"modes/clusters": float(len(centers)),
                 "modes/effective": float(np.exp(-(share[share > 0] * np.log(share[share > 0]))
                                                 .sum())),
-                "modes/between_fraction": float(np.sqrt((offset ** 2).mean() /
-                                                        max((adv ** 2).mean(), 1e-12)))}
+                "modes/between_fraction": between}

@@ -109,9 +109,7 @@ class Policy(nn.Module):
         components; log pi(u|s, k) for a flow that conditions on them, as in ``sample``)."""
         dt = self.compute_dtype
         u = u.to(dt)
-        logp = self.log_prob_raw(obs.to(dt), u) if component is None else \
-            self.log_prob_raw(obs.to(dt), u, component)
-        return self._bound_log_prob(u, logp).to(obs.dtype)
+        return self._bound_log_prob(u, self.log_prob_raw(obs.to(dt), u, component)).to(obs.dtype)
 
     def entropy(self, obs: Tensor) -> Tensor:
         """Entropy of the policy: closed form or Monte-Carlo (see subclasses); ``[B]``."""

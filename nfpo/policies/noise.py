@@ -111,6 +111,6 @@ def make_noise(policy_cfg: Any, num_envs: int, act_dim: int, policy: Any
         return None
     if policy_cfg.noise_correlation > 0:
         return CorrelatedNoise(num_envs, act_dim, policy_cfg.noise_correlation)
-    if policy_cfg.flow_base_mixture_hold and policy_cfg.kind == "flow":
+    if policy_cfg.holds_components:
         return HeldComponent(num_envs, policy.base_dist.probs)
     return None

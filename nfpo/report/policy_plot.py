@@ -121,7 +121,7 @@ def plot_policies(run_dirs: list[Path], out: Path, states: list[np.ndarray] | No
         bound = cfg.policy.action_bound
         mix = cfg.policy.flow_base_mixture if cfg.policy.kind == "flow" else 0
         kind = f"{cfg.policy.kind}, {mix}-mixture base" if mix else cfg.policy.kind
-        if mix and cfg.policy.flow_base_mixture_hold:
+        if cfg.policy.holds_components:
             kind += ", held, conditioned" if cfg.policy.flow_base_mixture_condition else ", held"
         elif cfg.policy.noise_correlation > 0:
             kind += f", noise rho {cfg.policy.noise_correlation:g}"
