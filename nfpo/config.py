@@ -159,6 +159,14 @@ class PolicyConfig:
     rather than pushed toward whichever lump the shared critic rates best (nfpo.policies.flow).
     Measured negative: the critic then explains ~all return variance and the flow stops
     learning (docs/multimodal.md). Needs flow_base_mixture_hold."""
+    flow_groups: int = 1
+    """a mixture of flows: split the mixture base's lumps into this many groups of neighbours
+    (k-means on the initial means), each pushed through its own coupling stack, so
+    pi(u|s) = sum_g w_g pi_g(u|s) (nfpo.policies.flow_mixture). Under held components each
+    group learns from its own episodes only: the gradient of a group's log-density has zero
+    mean under its own samples, so the shared critic's preference between groups moves no
+    group. Costs ~G x the flow's compute. 1: one flow shared by every lump. Needs
+    flow_base_mixture >= flow_groups."""
     noise_correlation: float = 0.0
     """exploration: AR(1) correlation rho of each env's base noise across the steps of an
     episode, z_t = rho z_(t-1) + sqrt(1 - rho^2) e_t (nfpo.policies.noise). 0: i.i.d. samples;
@@ -189,6 +197,14 @@ class PolicyConfig:
         _check(not self.flow_base_mixture_hold or self.flow_base_mixture >= 2,
                "flow_base_mixture_hold", self.flow_base_mixture_hold,
                "False unless flow_base_mixture >= 2 (it holds a mixture component)")
+        _check(self.flow_groups >= 1, "flow_groups", self.flow_groups, "an integer >= 1")
+        _check(self.flow_groups == 1 or self.flow_base_mixture >= self.flow_groups,
+               "flow_groups", self.flow_groups,
+               f"1, or at most flow_base_mixture (= {self.flow_base_mixture}) groups of lumps")
+        _check(self.flow_groups == 1 or not (self.flow_base_scale
+                                             or self.flow_base_mixture_condition),
+               "flow_groups", self.flow_groups,
+               "1 with flow_base_scale or flow_base_mixture_condition")
         _check(not self.flow_base_mixture_condition or self.flow_base_mixture_hold,
                "flow_base_mixture_condition", self.flow_base_mixture_condition,
                "False unless flow_base_mixture_hold (it conditions on the held component)")

@@ -13,6 +13,7 @@ from nfpo.errors import ConfigError
     ("policy", "action_bound", "sigmoid", "clip, tanh"),
     ("policy", "flow_layers", 0, "flow_layers=0"),
     ("policy", "log_scale_bound", -1.0, "log_scale_bound=-1.0"),
+    ("policy", "flow_groups", 3, "flow_groups=3"),  # no mixture base to split
     ("ppo", "num_minibatches", 10_000, "num_minibatches=10000"),
     ("ppo", "gamma", 1.5, "gamma=1.5"),
     ("ppo", "lr_schedule", "cosine", "linear, constant, adaptive"),

@@ -30,6 +30,7 @@ def cfg_for(run_dir, env, kind, randomize="", outcome_bonus=0.0, hold=False):
         cfg.policy.flow_base_mixture_init = "sphere"
         cfg.policy.flow_base_mixture_condition = hold == "condition"  # critic reads it
         cfg.ppo.lump_balance = 1.0 if hold == "lumps" else 0.0  # neighbourhood offsets
+        cfg.policy.flow_groups = 2 if hold == "groups" else 1  # a mixture of two flows
     cfg.ppo.num_steps, cfg.ppo.num_minibatches, cfg.ppo.num_epochs = 64, 2, 2
     cfg.run.total_steps, cfg.run.run_dir = 6 * 128, str(run_dir)
     cfg.run.progress, cfg.run.tensorboard, cfg.run.checkpoint_every = False, False, 1
@@ -62,6 +63,7 @@ def rows(run_dir):
     ("nfpo/MultiGoal-v0", "flow", "", 0.0, True),  # held mixture components
     ("nfpo/MultiGoal-v0", "flow", "", 0.0, "condition"),  # ... that critic and ratio see
     ("nfpo/MultiGoal-v0", "flow", "", 0.0, "lumps"),  # ... balanced by neighbourhood
+    ("nfpo/MultiGoal-v0", "flow", "", 0.0, "groups"),  # ... pushed by one flow per group
 ])
 def test_interrupted_and_resumed_equals_uninterrupted(tmp_path, env, kind, randomize, outcome,
                                                       hold):

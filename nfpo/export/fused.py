@@ -71,7 +71,7 @@ class FusedFlowPush(nn.Module):
         super().__init__()
         self.encoder = policy.encoder
         self.layers = nn.ModuleList(FusedCoupling(lay) if isinstance(lay, AffineCoupling)
-                                    else _Forward(lay) for lay in policy.flow.layers)
+                                    else _Forward(lay) for lay in policy.push_flow().layers)
         sigma = policy.base_log_std.detach().exp() if policy.base_log_std is not None else None
         self.register_buffer("sigma", sigma)
         base = policy.base_dist  # z -> mu_k* + s z for a mixture (GaussianMixture.center)

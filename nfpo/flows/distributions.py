@@ -108,12 +108,8 @@ class GaussianMixture(nn.Module):
         """``[n, D]`` draws; ``component`` ``[n]`` (long): use these components instead of
         drawing them."""
         eps = torch.randn(n, self.dim, dtype=like.dtype, device=like.device)
-        if component is not None:
-            k = component.to(like.device)
-        elif self.logits is None:
-            k = torch.randint(len(self.means), (n,), device=like.device)
-        else:
-            k = torch.multinomial(torch.softmax(self.logits.detach(), 0), n, True)
+        k = component.to(like.device) if component is not None else \
+            self.draw_components(n, like.device)
         return self.means[k] + self.scale() * eps
 
     def log_prob(self, z: Tensor, component: Tensor | None = None) -> Tensor:
@@ -129,8 +125,23 @@ class GaussianMixture(nn.Module):
             return torch.logsumexp(-0.5 * sq, 1) - const - math.log(m)
         return torch.logsumexp(self.log_weights() - 0.5 * sq, 1) - const
 
+    def center_index(self) -> int:
+        """k*: the component whose mean has the highest density under q's kernels."""
+        mu, w, s = self.means, self.log_weights().exp(), self.scale()
+        return int(torch.cdist(mu, mu).pow(2).div(-2 * s**2).exp().mv(w).argmax())
+
     def center(self, eps: Tensor) -> Tensor:
-        mu, w = self.means, self.log_weights().exp()
-        s = self.scale()
-        k = torch.cdist(mu, mu).pow(2).div(-2 * s**2).exp().mv(w).argmax()
-        return mu[k] + s * eps
+        return self.means[self.center_index()] + self.scale() * eps
+
+    def component_log_probs(self, z: Tensor) -> Tensor:
+        """log w_k + log N(z; mu_k, s^2 I) for every component, ``[B, D] -> [B, M]``."""
+        s, d = self.scale(), self.dim
+        const = d * self._log_scale() + 0.5 * d * math.log(2 * math.pi)
+        sq = ((z[:, None, :] - self.means) / s).pow(2).sum(-1)
+        return self.log_weights() - 0.5 * sq - const
+
+    def draw_components(self, n: int, device: torch.device | str = "cpu") -> Tensor:
+        """``[n]`` component indices drawn from w (long, no gradient)."""
+        if self.logits is None:
+            return torch.randint(len(self.means), (n,), device=device)
+        return torch.multinomial(torch.softmax(self.logits.detach(), 0), n, True).to(device)

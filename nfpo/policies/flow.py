@@ -52,6 +52,21 @@ def alternating_masks(dim: int, num_layers: int) -> list[Tensor]:
     return [((idx + k) % 2).float() for k in range(num_layers)]
 
 
+def coupling_stack(act_dim: int, context_dim: int, num_layers: int, hidden: tuple[int, ...],
+                   activation: type[nn.Module], log_scale_bound: float | None,
+                   layernorm: bool, identity_init: bool, transform: str = "affine",
+                   spline_bins: int = 8, spline_bound: float = 3.0) -> FlowSequence:
+    """``num_layers`` coupling layers (affine or spline) with alternating masks, conditioned
+    on a ``context_dim`` feature vector."""
+    def coupling(m: Tensor) -> Bijection:
+        if transform == "spline":
+            return SplineCoupling(m, context_dim, hidden, spline_bins, spline_bound,
+                                  activation, layernorm, identity_init)
+        return AffineCoupling(m, context_dim, hidden, log_scale_bound, activation,
+                              layernorm, identity_init)
+    return FlowSequence([coupling(m) for m in alternating_masks(act_dim, num_layers)])
+
+
 class FlowPolicy(Policy):
     def __init__(
         self,
@@ -85,14 +100,10 @@ class FlowPolicy(Policy):
         else:
             encoder = nn.Identity()
             context_dim = obs_dim
-        def coupling(m: Tensor) -> Bijection:
-            if transform == "spline":
-                return SplineCoupling(m, context_dim, hidden, spline_bins, spline_bound,
-                                      activation, layernorm, identity_init)
-            return AffineCoupling(m, context_dim, hidden, log_scale_bound, activation,
-                                  layernorm, identity_init)
-
-        flow = FlowSequence([coupling(m) for m in alternating_masks(act_dim, num_layers)])
+        self._stack_args = (act_dim, context_dim, num_layers, hidden, activation,
+                            log_scale_bound, layernorm, identity_init, transform, spline_bins,
+                            spline_bound)
+        flow = coupling_stack(*self._stack_args)
         # optional learned, state-independent base scale: the flow is a residual on top of a
         # Gaussian with a PPO-style log-std (the Gaussian's proven way to shrink exploration)
         self.base_log_std = nn.Parameter(torch.zeros(act_dim)) if base_scale else None
@@ -158,6 +169,11 @@ class FlowPolicy(Policy):
         if not isinstance(self.base_dist, GaussianMixture):
             raise ValueError("a given mixture component needs a mixture base "
                              "(flow_base_mixture >= 2)")
+
+    def push_flow(self) -> FlowSequence:
+        """The coupling stack of the deterministic push (one stack here; a mixture of flows
+        picks the one of its center component)."""
+        return self.flow
 
     def push(self, obs: Tensor, z: Tensor) -> Tensor:
         """u = f(base(z); h(obs)) for standard-normal ``z`` ``[B, D]`` (see module docstring

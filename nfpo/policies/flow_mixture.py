@@ -1,0 +1,170 @@
+"""A mixture of conditional flows: pi(u|s) = sum_g W_g pi_g(u|s).
+
+The M lumps of a ``GaussianMixture`` base q(z) = sum_k w_k N(z; mu_k, s^2 I) are split into G
+groups of neighbours (``group_lumps``: k-means on their initial means); group g has its own
+coupling stack f_g and pushes its own lumps:
+
+    k ~ w,  g = group(k),  z = mu_k + s eps,  u = f_g(z; h(s))
+    log pi(u|s) = logsumexp_g [ log q_g(f_g^{-1}(u)) + log|det d f_g^{-1}/du| ]
+    q_g(z)      = sum_{k in g} w_k N(z; mu_k, s^2 I)        (so W_g = sum_{k in g} w_k)
+
+The marginal takes one inverse pass per group (G x a single flow's cost). With held
+components (``--flow-base-mixture-hold``: k, so g, drawn at an episode's start and kept) the
+group is part of the agent's state and PPO scores a step by its group's own density,
+
+    log pi_g(u|s) = log q_g(f_g^{-1}(u)) - log W_g + log|det d f_g^{-1}/du|,
+
+one pass per sample; sampling is one forward pass of the sample's own stack. The deterministic
+action is the push of the base's center lump k* through its group's stack.
+
+Why: with one flow shared by every lump, a step from lump k moves the shared map, and the
+expected gradient of log pi over lump k's own samples is not zero, so a group of episodes that
+the shared critic rates below the others pulls the whole map toward the others' actions
+(docs/multimodal.md, ForkReach). Under pi_g, a step's gradient reaches f_g only, and
+E_{u ~ pi_g}[grad log pi_g(u|s)] = 0: an advantage offset shared by a group's episodes (the
+critic V(s) does not see g) has no expected effect on it, and with fixed weights the shares
+W_g cannot move. Each group improves from the comparison *within* its own episodes. (The
+marginal does not isolate the groups: neighbouring lumps of two groups overlap, and a group's
+samples give its neighbours ~40% of its own gradient norm at the start, tests/test_flow_mixture.)
+The trajectory's probability is W_g prod_t pi_g(a_t|s_t) with W_g fixed, so the per-step ratio
+pi_g / pi_g_old is PPO's ratio for the agent that holds g.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from nfpo.flows import FlowSequence, GaussianMixture
+from nfpo.policies.flow import FlowPolicy, coupling_stack
+
+
+def group_lumps(means: Tensor, groups: int, iters: int = 20) -> Tensor:
+    """Group index ``[M]`` (long) of each of M points ``[M, D]``: balanced k-means (each
+    group holds floor or ceil of M/G points, so the groups' shares W_g are as equal as fixed
+    uniform weights allow), started from farthest-point picks (point 0 first); neighbouring
+    lumps share a group. Deterministic."""
+    x = means.detach().double()
+    m = len(x)
+    seeds = [0]
+    d = (x - x[0]).norm(dim=1)
+    for _ in range(1, groups):
+        i = int(d.argmax())
+        seeds.append(i)
+        d = torch.minimum(d, (x - x[i]).norm(dim=1))
+    centres = x[seeds].clone()
+    cap = [m // groups + (g < m % groups) for g in range(groups)]
+    assign = torch.full((m,), -1, dtype=torch.long)
+    for _ in range(iters):
+        # greedy balanced assignment: closest (point, centre) pairs first, within capacity
+        dist = torch.cdist(x, centres)
+        new = torch.full((m,), -1, dtype=torch.long)
+        room = list(cap)
+        for flat in torch.argsort(dist.ravel(), stable=True).tolist():
+            i, g = divmod(flat, groups)
+            if new[i] < 0 and room[g] > 0:
+                new[i], room[g] = g, room[g] - 1
+        if torch.equal(new, assign):
+            break
+        assign = new
+        centres = torch.stack([x[assign == g].mean(0) for g in range(groups)])
+    return assign
+
+
+class FlowMixturePolicy(FlowPolicy):
+    """``FlowPolicy`` with ``groups`` coupling stacks over one mixture base (module
+    docstring). ``self.flow`` is group 0's stack, ``self.group_flows`` the others';
+    ``group_of`` ``[M]`` maps each lump to its group."""
+
+    def __init__(self, obs_dim: int, act_dim: int, groups: int, **kwargs) -> None:
+        super().__init__(obs_dim, act_dim, **kwargs)
+        if not isinstance(self.base_dist, GaussianMixture):
+            raise ValueError("a mixture of flows needs a mixture base (flow_base_mixture >= 2)")
+        if groups < 2 or groups > len(self.base_dist.means):
+            raise ValueError(f"groups={groups!r}: accepted values are 2 to the number of "
+                             f"lumps ({len(self.base_dist.means)})")
+        if self.base_log_std is not None or self.condition_on_component:
+            raise ValueError("a mixture of flows takes neither a base scale nor a "
+                             "component-conditioned ratio")
+        self.group_flows = nn.ModuleList(coupling_stack(*self._stack_args)
+                                         for _ in range(groups - 1))
+        self.register_buffer("group_of", group_lumps(self.base_dist.means, groups))
+
+    @property
+    def stacks(self) -> list[FlowSequence]:
+        """The G coupling stacks, group 0 first."""
+        return [self.flow, *self.group_flows]
+
+    def _group_log_q(self, z: Tensor, group: int) -> Tensor:
+        """log q_g(z) - log W_g: the base density of group g's lumps, renormalized ``[B]``."""
+        base: GaussianMixture = self.base_dist  # type: ignore[assignment]
+        inside = self.group_of == group
+        lp = base.component_log_probs(z)[:, inside]
+        return torch.logsumexp(lp, 1) - torch.logsumexp(base.log_weights()[inside], 0)
+
+    def _per_group(self, fn, *rows_of: Tensor, group: Tensor) -> Tensor:
+        """``fn(i, stack, *tensors[rows])`` for each group's rows, gathered back ``[B, ...]``."""
+        out = None
+        for i, stack in enumerate(self.stacks):
+            rows = group == i
+            if rows.any():
+                val = fn(i, stack, *(t[rows] for t in rows_of))
+                if out is None:
+                    out = val.new_zeros((len(group), *val.shape[1:]))
+                out[rows] = val
+        return out
+
+    def rsample_raw(self, obs: Tensor, z: Tensor | None = None,
+                    component: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """Sample; log pi is the group's own log pi_g(u|s) when ``component`` is given (held
+        components: the module docstring), else the marginal."""
+        if z is not None:
+            raise ValueError("given base noise z needs the standard-normal base "
+                             "(flow_base_mixture=0)")
+        base: GaussianMixture = self.base_dist  # type: ignore[assignment]
+        k = component.to(obs.device) if component is not None else \
+            base.draw_components(obs.shape[0], obs.device)
+        z, h, g = base.sample(obs.shape[0], obs, k), self.encoder(obs), self.group_of[k]
+
+        def push(i: int, stack: FlowSequence, z: Tensor, h: Tensor) -> Tensor:
+            u, logdet = stack(z, h)
+            return torch.cat([u, (self._group_log_q(z, i) - logdet)[:, None]], 1)
+        out = self._per_group(push, z, h, group=g)
+        u = out[:, :-1]
+        return u, (out[:, -1] if component is not None else self.log_prob_raw(obs, u))
+
+    def log_prob_raw(self, obs: Tensor, u: Tensor, component: Tensor | None = None
+                     ) -> Tensor:
+        """The marginal log pi(u|s) (one inverse pass per group), or with held ``component``
+        ``[B]`` the group's own log pi_g(u|s) (one pass per sample)."""
+        h = self.encoder(obs)
+        if component is not None:
+            def score(i: int, stack: FlowSequence, u: Tensor, h: Tensor) -> Tensor:
+                z, logdet = stack.inverse(u, h)
+                return self._group_log_q(z, i) + logdet
+            return self._per_group(score, u, h, group=self.group_of[component.to(u.device)])
+        base: GaussianMixture = self.base_dist  # type: ignore[assignment]
+        per_group = []
+        for i, stack in enumerate(self.stacks):
+            z, logdet = stack.inverse(u, h)
+            outside = (self.group_of != i).to(z.dtype) * -1e30  # [M]: other groups' lumps
+            per_group.append(torch.logsumexp(base.component_log_probs(z) + outside, 1) + logdet)
+        return torch.logsumexp(torch.stack(per_group, 1), 1)
+
+    def push_flow(self) -> FlowSequence:
+        """The stack of the base's center lump k* (the deterministic action's)."""
+        return self.stacks[int(self.group_of[self.base_dist.center_index()])]
+
+    def push(self, obs: Tensor, z: Tensor) -> Tensor:
+        return self.push_flow()(self.base_dist.center(z), self.encoder(obs))[0]
+
+    @torch.no_grad()
+    def diagnostics(self, obs: Tensor) -> dict[str, float]:
+        """log|det J| of each fresh sample's own group's forward pass: mean, min, max."""
+        obs = obs.to(self.compute_dtype)
+        base: GaussianMixture = self.base_dist  # type: ignore[assignment]
+        k = base.draw_components(obs.shape[0], obs.device)
+        z, h, g = base.sample(obs.shape[0], obs, k), self.encoder(obs), self.group_of[k]
+        logdet = self._per_group(lambda i, stack, z, h: stack(z, h)[1], z, h, group=g)
+        return {"flow/logdet_mean": logdet.mean().item(), "flow/logdet_min": logdet.min().item(),
+                "flow/logdet_max": logdet.max().item(), "flow/groups": float(len(self.stacks))}

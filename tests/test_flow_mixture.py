@@ -1,0 +1,116 @@
+"""The mixture of flows (``--flow-groups``): an exact, normalized density; each group's
+gradient comes from its own samples; export and grouping."""
+
+import math
+
+import pytest
+import torch
+
+from nfpo.policies import FlowMixturePolicy, FlowPolicy
+from nfpo.policies.flow_mixture import group_lumps
+from tests.conftest import randomize
+
+
+def mixture(groups=4, lumps=16, scale=0.05, seed=0):
+    torch.manual_seed(seed)
+    pol = FlowMixturePolicy(3, 2, groups, hidden=(16, 16), base_mixture=lumps,
+                            base_mixture_init="sphere").double()
+    means = pol.base_dist.means.detach().clone()
+    randomize(pol, scale, seed)
+    with torch.no_grad():  # keep the lumps spread (randomize also drew the means)
+        pol.base_dist.means.copy_(means)
+    return pol
+
+
+def test_density_integrates_to_one_and_sampling_scores_the_same():
+    pol = mixture()
+    obs = torch.randn(1, 3, dtype=torch.float64)
+    g = torch.linspace(-7, 7, 500, dtype=torch.float64)
+    grid = torch.stack(torch.meshgrid(g, g, indexing="ij"), -1).reshape(-1, 2)
+    with torch.no_grad():
+        mass = pol.log_prob_raw(obs.expand(len(grid), 3), grid).exp().sum() * (g[1] - g[0])**2
+    assert abs(mass.item() - 1) < 1e-3
+    u, logp = pol.rsample_raw(obs.expand(64, 3))
+    assert torch.allclose(logp, pol.log_prob_raw(obs.expand(64, 3), u))
+
+
+@pytest.mark.parametrize("group", [0, 2])
+def test_each_groups_density_integrates_to_one(group):
+    pol = mixture(scale=0.1)
+    obs = torch.randn(1, 3, dtype=torch.float64)
+    g = torch.linspace(-7, 7, 500, dtype=torch.float64)
+    grid = torch.stack(torch.meshgrid(g, g, indexing="ij"), -1).reshape(-1, 2)
+    k = int(torch.nonzero(pol.group_of == group)[0])
+    comp = torch.full((len(grid),), k)
+    with torch.no_grad():
+        lp = pol.log_prob_raw(obs.expand(len(grid), 3), grid, comp)
+    assert abs((lp.exp().sum() * (g[1] - g[0])**2).item() - 1) < 1e-3
+    u, logp = pol.rsample_raw(obs.expand(64, 3), component=comp[:64])
+    assert torch.allclose(logp, pol.log_prob_raw(obs.expand(64, 3), u, comp[:64]))
+
+
+def grad_norms(pol, held):
+    """Gradient norms of each stack from log pi of 256 samples of group 0's lumps."""
+    k = torch.nonzero(pol.group_of == 0).ravel()
+    comp = k[torch.arange(256) % len(k)]
+    obs = torch.randn(256, 3, dtype=torch.float64)
+    u, _ = pol.rsample_raw(obs, component=comp)
+    pol.log_prob_raw(obs, u.detach(), comp if held else None).mean().backward()
+    return [math.sqrt(sum(p.grad.pow(2).sum().item() for p in s.parameters() if p.grad is not None))
+            for s in pol.stacks]
+
+
+def test_held_groups_samples_move_only_its_own_stack():
+    """Scored by its group's own density (held components), a sample moves its stack only;
+    scored by the marginal, neighbouring groups get a large share of the gradient."""
+    own, *others = grad_norms(mixture(scale=0.2), held=True)
+    assert own > 0.1 and max(others) == 0.0
+    own, *others = grad_norms(mixture(scale=0.2), held=False)
+    assert max(others) > 0.2 * own  # neighbouring lumps overlap
+
+
+def test_components_are_drawn_in_their_groups_and_every_group_is_used():
+    pol = mixture()
+    obs = torch.randn(4000, 3, dtype=torch.float64)
+    comp = pol.base_dist.draw_components(4000)
+    u, _ = pol.rsample_raw(obs, component=comp)
+    # nearly the identity map: each action stays near its own lump's mean
+    near = torch.cdist(u, pol.base_dist.means.detach()).argmin(1)
+    assert (pol.group_of[near] == pol.group_of[comp]).float().mean() > 0.8  # 0.25 if mixed up
+    assert set(pol.group_of[comp].tolist()) == {0, 1, 2, 3}
+
+
+def test_group_lumps_keeps_neighbours_together():
+    angle = torch.arange(16) * 2 * math.pi / 16
+    circle = torch.stack([angle.cos(), angle.sin()], 1)
+    groups = group_lumps(circle, 4)
+    assert sorted(torch.bincount(groups).tolist()) == [4, 4, 4, 4]
+    for g in range(4):  # each group is a run of 4 neighbours (cyclically)
+        idx = torch.nonzero(groups == g).ravel().tolist()
+        gaps = sorted((b - a) % 16 for a in idx for b in idx if a != b)
+        assert min(max((j - i) % 16 for j in idx) for i in idx) == 3, (g, idx, gaps)
+
+
+def test_export_push_uses_the_center_lumps_stack():
+    from nfpo.export.fused import FusedFlowPush
+
+    pol = mixture(scale=0.3).float()
+    obs, z = torch.randn(50, 3), torch.randn(50, 2)
+    with torch.no_grad():
+        k = pol.base_dist.center_index()
+        stack = pol.stacks[int(pol.group_of[k])]
+        want = stack(pol.base_dist.means[k] + pol.base_dist.scale() * z, obs)[0]
+        assert torch.allclose(pol.push(obs, z), want)
+        assert torch.allclose(FusedFlowPush(pol)(obs, z), want, atol=1e-5)
+
+
+@pytest.mark.parametrize("kwargs,needle", [
+    (dict(base_mixture=0), "mixture base"),
+    (dict(base_mixture=4, base_scale=True), "base scale"),
+])
+def test_bad_mixtures_are_refused(kwargs, needle):
+    with pytest.raises(ValueError, match=needle):
+        FlowMixturePolicy(3, 2, 2, **kwargs)
+    with pytest.raises(ValueError, match="groups=5"):
+        FlowMixturePolicy(3, 2, 5, base_mixture=4)
+    assert isinstance(FlowPolicy(3, 2, base_mixture=4), FlowPolicy)
