@@ -33,7 +33,8 @@ class Agent(nn.Module):
     """``obs_norm`` (identity statistics if disabled), ``policy``, ``critic``; with an
     asymmetric critic (``critic_obs_dim`` > 0: it reads its own, e.g. privileged, observation)
     also ``critic_norm``. With ``flow_base_mixture_condition`` the critic also reads the one-hot
-    of the held mixture component (``critic_input``; ``critic_components`` = M, else 0). Only
+    of the held mixture component, or of its group for a mixture of flows (``critic_input``;
+    ``critic_components`` = M or G, else 0). Only
     ``obs_norm`` and ``policy`` are exported to the robot."""
 
     def __init__(self, cfg: TrainConfig, obs_dim: int, act_dim: int,
@@ -45,7 +46,7 @@ class Agent(nn.Module):
         self.policy = make_policy(cfg.policy, obs_dim, act_dim)
         if cfg.policy.policy_float64:
             self.policy.double()
-        self.critic_components = len(self.policy.base_dist.means) \
+        self.critic_components = self.policy.critic_conditions() \
             if getattr(self.policy, "condition_on_component", False) else 0
         self.critic = make_critic(cfg.policy, (critic_obs_dim or obs_dim) + self.critic_components)
         self.parts = ("obs_norm", "policy", "critic")
@@ -77,7 +78,8 @@ class Agent(nn.Module):
         ``component`` ``[B]`` appended when the critic conditions on it."""
         if not self.critic_components:
             return xc
-        onehot = nn.functional.one_hot(component.to(xc.device), self.critic_components)
+        index = self.policy.critic_condition(component.to(xc.device))
+        onehot = nn.functional.one_hot(index, self.critic_components)
         return torch.cat([xc, onehot.to(xc.dtype)], 1)
 
     def norm_numpy(self, obs: np.ndarray, critic_obs: np.ndarray

@@ -151,14 +151,16 @@ class PolicyConfig:
     """exploration: draw each env's mixture component at the start of an episode and hold it
     for the episode (fresh noise within the component every step), so an episode follows one
     lump of the policy (nfpo.policies.noise.HeldComponent). Log-probs stay the mixture's
-    marginal; stochastic evaluation holds the component too. Needs flow_base_mixture >= 2."""
+    marginal (with flow_groups > 1: the held group's own density); stochastic evaluation holds
+    the component too. Needs flow_base_mixture >= 2."""
     flow_base_mixture_condition: bool = False
     """make the held component part of the agent's state (latent-conditioned PPO): the critic
     reads its one-hot, V(s, k), and PPO's ratio uses the component's own density
     log pi(u|s, k) instead of the marginal, so each lump is judged against its own value
     rather than pushed toward whichever lump the shared critic rates best (nfpo.policies.flow).
     Measured negative: the critic then explains ~all return variance and the flow stops
-    learning (docs/multimodal.md). Needs flow_base_mixture_hold."""
+    learning (docs/multimodal.md). With flow_groups > 1 the critic reads the held *group*,
+    V(s, g) (the ratio is the group's density either way). Needs flow_base_mixture_hold."""
     flow_groups: int = 1
     """a mixture of flows: split the mixture base's lumps into this many groups of neighbours
     (k-means on the initial means), each pushed through its own coupling stack, so
@@ -201,10 +203,8 @@ class PolicyConfig:
         _check(self.flow_groups == 1 or self.flow_base_mixture >= self.flow_groups,
                "flow_groups", self.flow_groups,
                f"1, or at most flow_base_mixture (= {self.flow_base_mixture}) groups of lumps")
-        _check(self.flow_groups == 1 or not (self.flow_base_scale
-                                             or self.flow_base_mixture_condition),
-               "flow_groups", self.flow_groups,
-               "1 with flow_base_scale or flow_base_mixture_condition")
+        _check(self.flow_groups == 1 or not self.flow_base_scale, "flow_groups",
+               self.flow_groups, "1 with flow_base_scale")
         _check(not self.flow_base_mixture_condition or self.flow_base_mixture_hold,
                "flow_base_mixture_condition", self.flow_base_mixture_condition,
                "False unless flow_base_mixture_hold (it conditions on the held component)")

@@ -106,7 +106,7 @@ def test_export_push_uses_the_center_lumps_stack():
 
 @pytest.mark.parametrize("kwargs,needle", [
     (dict(base_mixture=0), "mixture base"),
-    (dict(base_mixture=4, base_scale=True), "base scale"),
+    (dict(base_mixture=4, base_scale=True), "no base scale"),
 ])
 def test_bad_mixtures_are_refused(kwargs, needle):
     with pytest.raises(ValueError, match=needle):
@@ -114,3 +114,18 @@ def test_bad_mixtures_are_refused(kwargs, needle):
     with pytest.raises(ValueError, match="groups=5"):
         FlowMixturePolicy(3, 2, 5, base_mixture=4)
     assert isinstance(FlowPolicy(3, 2, base_mixture=4), FlowPolicy)
+
+
+def test_a_conditioned_critic_reads_the_group():
+    from nfpo.agent import Agent
+    from nfpo.config import TrainConfig
+
+    cfg = TrainConfig()
+    p = cfg.policy
+    p.flow_base_mixture, p.flow_base_mixture_init, p.flow_groups = 8, "sphere", 4
+    p.flow_base_mixture_hold = p.flow_base_mixture_condition = True
+    agent = Agent(cfg.validate(), 3, 2)
+    assert agent.critic_components == 4
+    k = torch.arange(8)
+    x = agent.critic_input(torch.zeros(8, 3), k)
+    assert torch.equal(x[:, 3:].argmax(1), agent.policy.group_of[k])

@@ -98,15 +98,16 @@ class Policy(nn.Module):
         """(u, log pi): sample a pre-squash action and its log-probability in one pass
         (``z``: given standard-normal base noise; ``component``: given mixture components;
         ``nfpo.policies.noise``). log pi is the policy's marginal density either way, except
-        for a flow that conditions on its component (``condition_on_component``): then, with
-        ``component`` given, log pi(u|s, k)."""
+        with ``component`` given for a flow that conditions on its component
+        (``condition_on_component``: log pi(u|s, k)) and for a mixture of flows (its group's
+        own density, ``nfpo.policies.flow_mixture``)."""
         dt = self.compute_dtype
         u, logp = self.rsample_raw(obs.to(dt), None if z is None else z.to(dt), component)
         return u.to(obs.dtype), self._bound_log_prob(u, logp).to(obs.dtype)
 
     def log_prob(self, obs: Tensor, u: Tensor, component: Tensor | None = None) -> Tensor:
         """log pi of stored pre-squash actions ``u`` (``component``: their held mixture
-        components; log pi(u|s, k) for a flow that conditions on them, as in ``sample``)."""
+        components; the conditional density where ``sample`` gives one)."""
         dt = self.compute_dtype
         u = u.to(dt)
         return self._bound_log_prob(u, self.log_prob_raw(obs.to(dt), u, component)).to(obs.dtype)

@@ -165,6 +165,14 @@ class FlowPolicy(Policy):
         self._need_mixture()
         return self.base_dist.log_prob(z, component)
 
+    def critic_conditions(self) -> int:
+        """Width of the one-hot a conditioned critic reads: M (one per component)."""
+        return len(self.base_dist.means)
+
+    def critic_condition(self, component: Tensor) -> Tensor:
+        """The index ``[B]`` a conditioned critic reads for held ``component`` ``[B]``."""
+        return component
+
     def _need_mixture(self) -> None:
         if not isinstance(self.base_dist, GaussianMixture):
             raise ValueError("a given mixture component needs a mixture base "

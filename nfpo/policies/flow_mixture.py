@@ -83,9 +83,8 @@ class FlowMixturePolicy(FlowPolicy):
         if groups < 2 or groups > len(self.base_dist.means):
             raise ValueError(f"groups={groups!r}: accepted values are 2 to the number of "
                              f"lumps ({len(self.base_dist.means)})")
-        if self.base_log_std is not None or self.condition_on_component:
-            raise ValueError("a mixture of flows takes neither a base scale nor a "
-                             "component-conditioned ratio")
+        if self.base_log_std is not None:
+            raise ValueError("a mixture of flows takes no base scale (flow_base_scale)")
         self.group_flows = nn.ModuleList(coupling_stack(*self._stack_args)
                                          for _ in range(groups - 1))
         self.register_buffer("group_of", group_lumps(self.base_dist.means, groups))
@@ -150,6 +149,13 @@ class FlowMixturePolicy(FlowPolicy):
             outside = (self.group_of != i).to(z.dtype) * -1e30  # [M]: other groups' lumps
             per_group.append(torch.logsumexp(base.component_log_probs(z) + outside, 1) + logdet)
         return torch.logsumexp(torch.stack(per_group, 1), 1)
+
+    def critic_conditions(self) -> int:
+        """A conditioned critic (``flow_base_mixture_condition``) reads the group: G."""
+        return len(self.stacks)
+
+    def critic_condition(self, component: Tensor) -> Tensor:
+        return self.group_of[component]
 
     def push_flow(self) -> FlowSequence:
         """The stack of the base's center lump k* (the deterministic action's)."""
