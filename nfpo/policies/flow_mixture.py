@@ -32,6 +32,8 @@ pi_g / pi_g_old is PPO's ratio for the agent that holds g.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor, nn
 
@@ -101,7 +103,7 @@ class FlowMixturePolicy(FlowPolicy):
         lp = base.component_log_probs(z)[:, inside]
         return torch.logsumexp(lp, 1) - torch.logsumexp(base.log_weights()[inside], 0)
 
-    def _per_group(self, fn, *rows_of: Tensor, group: Tensor) -> Tensor:
+    def _per_group(self, fn: Callable[..., Tensor], *rows_of: Tensor, group: Tensor) -> Tensor:
         """``fn(i, stack, *tensors[rows])`` for each group's rows, gathered back ``[B, ...]``."""
         out = None
         for i, stack in enumerate(self.stacks):
