@@ -38,6 +38,9 @@ STUDIES = {
     "_hold_anneal2x": "... the same at twice the budget, 295k steps (hold_anneal2x.toml)",
     "_hold_std": "... and the lumps' std learned (hold_std.toml)",
     "_fork_lumps": "16 held lumps, niching over lumps, --lump-balance 1 (fork_lumps.toml)",
+    "_multigoal_groups": "a mixture of 4 flows, held, V(s) or V(s, g), entropy 0.05 -> 0, "
+                         "next to hold_anneal's arms (multigoal_groups.toml)",
+    "_fork_groups": "a mixture of 4 flows, held, V(s, g), 307k steps (fork_groups.toml)",
 }
 
 

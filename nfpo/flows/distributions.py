@@ -40,13 +40,19 @@ def spread_directions(k: int, dim: int, candidates: int = 4096) -> Tensor:
     evenly spaced on the circle."""
     v = torch.randn(candidates, dim)
     v = v / v.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    return v[farthest_points(v, k)]
+
+
+def farthest_points(x: Tensor, k: int) -> list[int]:
+    """Indices of ``k`` of the points ``x`` ``[N, D]`` picked greedily, each the farthest from
+    those already picked (point 0 first)."""
     idx = [0]
-    d = (v - v[0]).norm(dim=1)
+    d = (x - x[0]).norm(dim=1)
     for _ in range(1, k):
         i = int(d.argmax())
         idx.append(i)
-        d = torch.minimum(d, (v - v[i]).norm(dim=1))
-    return v[idx]
+        d = torch.minimum(d, (x - x[i]).norm(dim=1))
+    return idx
 
 
 class StandardNormal(nn.Module):

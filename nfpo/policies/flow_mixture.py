@@ -38,6 +38,7 @@ import torch
 from torch import Tensor, nn
 
 from nfpo.flows import FlowSequence, GaussianMixture
+from nfpo.flows.distributions import farthest_points
 from nfpo.policies.flow import FlowPolicy, coupling_stack
 
 
@@ -48,13 +49,7 @@ def group_lumps(means: Tensor, groups: int, iters: int = 20) -> Tensor:
     lumps share a group. Deterministic."""
     x = means.detach().double()
     m = len(x)
-    seeds = [0]
-    d = (x - x[0]).norm(dim=1)
-    for _ in range(1, groups):
-        i = int(d.argmax())
-        seeds.append(i)
-        d = torch.minimum(d, (x - x[i]).norm(dim=1))
-    centres = x[seeds].clone()
+    centres = x[farthest_points(x, groups)].clone()
     cap = [m // groups + (g < m % groups) for g in range(groups)]
     assign = torch.full((m,), -1, dtype=torch.long)
     for _ in range(iters):
