@@ -99,6 +99,10 @@ class GaussianMixture(nn.Module):
     def _log_scale(self) -> Tensor | float:
         return math.log(self.std) if self.log_std is None else self.log_std
 
+    def _log_norm(self) -> Tensor | float:
+        """log of a component's normalizer: D log s + (D/2) log 2 pi."""
+        return self.dim * self._log_scale() + 0.5 * self.dim * math.log(2 * math.pi)
+
     def log_weights(self) -> Tensor:
         """log w_k ``[M]``."""
         m = len(self.means)
@@ -121,8 +125,7 @@ class GaussianMixture(nn.Module):
     def log_prob(self, z: Tensor, component: Tensor | None = None) -> Tensor:
         """log q(z) ``[B]``; with ``component`` ``[B]`` (long) log q(z|k), the component's own
         density (no weight)."""
-        s, (m, d) = self.scale(), self.means.shape
-        const = d * self._log_scale() + 0.5 * d * math.log(2 * math.pi)
+        s, m, const = self.scale(), len(self.means), self._log_norm()
         if component is not None:
             mu = self.means[component.to(z.device)]
             return -0.5 * ((z - mu) / s).pow(2).sum(-1) - const
@@ -141,10 +144,8 @@ class GaussianMixture(nn.Module):
 
     def component_log_probs(self, z: Tensor) -> Tensor:
         """log w_k + log N(z; mu_k, s^2 I) for every component, ``[B, D] -> [B, M]``."""
-        s, d = self.scale(), self.dim
-        const = d * self._log_scale() + 0.5 * d * math.log(2 * math.pi)
-        sq = ((z[:, None, :] - self.means) / s).pow(2).sum(-1)
-        return self.log_weights() - 0.5 * sq - const
+        sq = ((z[:, None, :] - self.means) / self.scale()).pow(2).sum(-1)
+        return self.log_weights() - 0.5 * sq - self._log_norm()
 
     def draw_components(self, n: int, device: torch.device | str = "cpu") -> Tensor:
         """``[n]`` component indices drawn from w (long, no gradient)."""
