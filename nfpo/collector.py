@@ -46,6 +46,8 @@ class Collector:
     """``collect(obs, ep_ret, ep_len, ...)`` fills its ``storage`` (a ``RolloutStorage`` it
     builds for the run: the actor's and, where the critic reads something else, the critic's
     inputs; the held mixture components of a held run) with ``num_steps`` steps of every env.
+    ``start`` resets the envs; ``running`` then holds the running episodes (obs ``[N, O]``,
+    returns ``[N]``, lengths ``[N]``), which ``collect`` continues and ``loop_state`` saves.
     ``last_good``: a callback naming the last good checkpoint (error messages)."""
 
     def __init__(self, cfg: TrainConfig, envs: Any, spec: EnvSpec, agent: Agent,
@@ -68,6 +70,7 @@ class Collector:
         self.modes = ModeBalance(n, p.mode_balance_clusters, p.mode_balance,
                                  p.mode_balance_shrink) if p.mode_balance else None
         self.metrics: dict[str, float] = {}  # of the last rollout (mode balance)
+        self.running: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # set by start
         # persistent exploration (AR(1) base noise or a held mixture component), if any
         self.noise = make_noise(cfg.policy, n, spec.act_dim, agent.policy)
         # numpy inference of the per-step sample and value (CPU, covered architectures); else
@@ -138,6 +141,7 @@ class Collector:
             self.metrics = {**self.metrics, **self._balance_lumps()}
         self.nonfinite.end_update(update_idx + 1, self.stats.pending - ended_before,
                                   self.stats.dropped)
+        self.running = (obs, ep_ret, ep_len)
         return obs
 
     def _balance_lumps(self) -> dict[str, float]:
@@ -223,13 +227,13 @@ class Collector:
         if self.state_novelty is not None:
             self.state_novelty.load_state_dict(state["state_novelty"])
 
-    def loop_state(self, obs: np.ndarray, ep_ret: np.ndarray, ep_len: np.ndarray
-                   ) -> dict[str, Any] | None:
-        """The running episodes (checkpoint ``loop``): next observation ``obs``, their returns
-        and lengths, every env's exact state and the per-env bookkeeping; None if an env's
-        state cannot be saved (a resume then restarts the envs from a reset)."""
-        if not hasattr(self.envs, "envs"):  # EnvPool: no per-env state
+    def loop_state(self) -> dict[str, Any] | None:
+        """The running episodes (checkpoint ``loop``): next observation, their returns and
+        lengths, every env's exact state and the per-env bookkeeping; None before ``start`` or
+        if an env's state cannot be saved (a resume then restarts the envs from a reset)."""
+        if self.running is None or not hasattr(self.envs, "envs"):  # EnvPool: no env state
             return None
+        obs, ep_ret, ep_len = self.running
         try:
             envs = [get_env_state(e) for e in self.envs.envs]
         except UnsupportedEnvState:
@@ -258,7 +262,8 @@ class Collector:
         elif resumed:
             print("note: env states were not in the checkpoint; environments restart from a "
                   "reset (the resumed run is not bit-identical)", file=sys.stderr)
-        return obs, ep_ret, ep_len
+        self.running = (obs, ep_ret, ep_len)
+        return self.running
 
     def load_loop_state(self, loop: dict[str, Any]) -> None:
         if self.noise is not None and "noise" in loop:

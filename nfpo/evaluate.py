@@ -4,6 +4,7 @@ optionally rendered to a video."""
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -106,12 +107,14 @@ def periodic_eval(agent: Agent, cfg: Any) -> dict[str, float]:
             "eval/length": float(np.mean(res["lengths"]))}
 
 
-def record_clip(agent: Agent, cfg: Any, path: Path) -> dict[str, Any]:
+def record_clip(agent: Agent, cfg: Any, path: Path) -> np.ndarray:
     """The training loop's video: one deterministic episode (at most ``cfg.run.video_steps``
-    steps) rendered at 320x240 to ``path``; returns ``run_episodes``' result (``frames``
-    included). No RNG is used."""
-    return run_episodes(agent, cfg.env.id, cfg.env.kwargs(), 1, True, cfg.run.seed + 777,
-                        cfg.run.video_steps, video=path, render=(320, 240))
+    steps) rendered at 320x240 to ``path`` (named on stderr with its return); returns its
+    middle frame ``[H, W, 3]``. No RNG is used."""
+    res = run_episodes(agent, cfg.env.id, cfg.env.kwargs(), 1, True, cfg.run.seed + 777,
+                       cfg.run.video_steps, video=path, render=(320, 240))
+    print(f"video: {path} (return {res['returns'][0]:.1f})", file=sys.stderr)
+    return res["frames"][len(res["frames"]) // 2]
 
 
 def evaluate(run_dir: Path | str, episodes: int = 10, deterministic: bool = True,

@@ -1,8 +1,11 @@
-"""Divergence guard: bounds on logged metrics that stop a run (a leaf module: errors only)."""
+"""Divergence guard: bounds on logged metrics, and finite parameters, that stop a run (a leaf
+module: torch and errors only)."""
 
 from __future__ import annotations
 
 import re
+
+import torch
 
 from nfpo.errors import ConfigError, DivergenceError
 
@@ -35,3 +38,12 @@ class DivergenceGuard:
             if not ok:  # NaN fails both comparisons
                 raise DivergenceError(f"divergence guard: {key}={x:.4g} violates {key}{op}"
                                       f"{value:g} at update {update}")
+
+    @staticmethod
+    def check_params(module: torch.nn.Module, update: int, last_good: str) -> None:
+        """Raise ``DivergenceError`` naming the first non-finite parameter of ``module`` after
+        update ``update``; ``last_good``: where the last good checkpoint is."""
+        for name, p in module.named_parameters():
+            if not torch.isfinite(p).all():
+                raise DivergenceError(f"non-finite parameter {name} after update {update}; "
+                                      f"{last_good}")

@@ -24,7 +24,13 @@ from pathlib import Path
 from typing import Any
 
 from nfpo import __version__
-from nfpo.checkpoint import atomic_write_text, check_writable
+from nfpo.checkpoint import (
+    atomic_write_text,
+    check_writable,
+    list_checkpoints,
+    load_checkpoint,
+    save_checkpoint,
+)
 from nfpo.errors import CheckpointError, ConfigError, NfpoError, os_error_message
 
 # files and dirs whose presence means "a run lives here"
@@ -122,6 +128,33 @@ class RunDir:
         count them); ``where``: e.g. update and global_step."""
         atomic_write_text(self.path / "failure.json", json.dumps(
             {"kind": kind, "error": error, **where}, indent=2))
+
+    # --- checkpoints (nfpo.checkpoint) ----------------------------------------------------
+    def save_checkpoint(self, step: int, tensors: dict[str, Any], state: dict[str, Any],
+                        keep: int, name: str | None = None) -> Path:
+        """checkpoints/step_<step> (or checkpoints/<name>), atomically; keeps the newest
+        ``keep`` step checkpoints."""
+        return save_checkpoint(self.path, step, tensors, state, keep, name=name)
+
+    def last_good(self, every: int) -> str:
+        """Where the newest checkpoint is, for error messages (``every``: the checkpoint
+        interval in updates, named when there is none yet)."""
+        ckpts = list_checkpoints(self.path)
+        return (f"last good checkpoint: {ckpts[-1]}" if ckpts else
+                f"no checkpoint was written yet (every {every} updates)")
+
+    def read_resume(self) -> tuple[Any, dict[str, Any] | None, dict[str, Any] | None]:
+        """(validated ``TrainConfig``, tensors, state) of the newest intact checkpoint, or
+        (config, None, None) for a run stopped before its first checkpoint; any problem
+        with config.json is a CheckpointError "cannot resume DIR: ..."."""
+        try:
+            cfg, _ = self.read_config()
+        except CheckpointError as e:
+            raise CheckpointError(f"cannot resume {self.path}: {e}") from e
+        if not list_checkpoints(self.path):
+            return cfg, None, None
+        tensors, state = load_checkpoint(self.path)
+        return cfg, tensors, state
 
     # --- reading an existing run ----------------------------------------------------------
     def read_meta(self) -> dict[str, Any]:

@@ -8,23 +8,16 @@ import math
 import secrets
 import sys
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from nfpo import rng
 from nfpo.agent import Agent, resolve_device
 from nfpo.algo import PPO
 from nfpo.algo.diagnostics import rollout_stats
-from nfpo.checkpoint import (
-    flatten_optimizer,
-    list_checkpoints,
-    load_checkpoint,
-    save_checkpoint,
-    unflatten_optimizer,
-)
 from nfpo.collector import Collector
 from nfpo.config import TrainConfig
 from nfpo.envs import env_spec, import_env_modules, make_vec_env, parse_perturb
@@ -64,15 +57,15 @@ class Trainer:
         if not resuming and (note := cfg.rounding_note()):
             print(f"note: {note}", file=sys.stderr)
         import_env_modules(cfg.env.env_import)
-        env_kwargs = cfg.env.kwargs()
         e = cfg.env
-        self.envs = make_vec_env(e.id, e.num_envs, env_kwargs, parse_perturb(e.randomize),
+        self.envs = make_vec_env(e.id, e.num_envs, e.kwargs(), parse_perturb(e.randomize),
                                  e.backend, e.obs_key, e.critic_obs_key, e.envpool_threads,
                                  cfg.run.seed)
         self.spec = env_spec(self.envs, cfg.env.id)
         self.run = rundir or RunDir.create_default(RUNS_ROOT, cfg.env.id, cfg.policy.kind,
                                                    cfg.run.seed)
         self.run_dir = self.run.path
+        self._last_good = partial(self.run.last_good, cfg.run.checkpoint_every)  # for errors
         self.agent = Agent(cfg, self.spec.obs_dim, self.spec.act_dim,
                            self.spec.critic_obs_dim).to(self.device)
         if cfg.run.init_from and not resuming:  # fine-tuning (a resume loads its own weights)
@@ -81,16 +74,12 @@ class Trainer:
         self.generator = torch.Generator().manual_seed(cfg.run.seed)
         self.ppo = PPO(self.agent.policy, self.agent.critic, cfg.ppo, cfg.num_updates,
                        self.generator, compile=cfg.run.compile)
-        self.global_step = 0
-        self.update_idx = 0
-        self.wall_time = 0.0
+        self.global_step, self.update_idx, self.wall_time = 0, 0, 0.0
         self.stats = EpisodeStats()
         self.best_eval_return = -math.inf  # of the periodic evaluation (checkpoints/best)
         self.wandb_id = secrets.token_hex(4)  # one W&B run across resumes (--track)
         self.stop = StopSignals()  # SIGINT/SIGTERM: finish the update, checkpoint, exit 130
-        self._on_signal = self.stop.handler
         self._restored: dict[str, Any] | None = None  # env states etc. from a checkpoint
-        self._obs: np.ndarray | None = None  # next observation, set by train()
         self.guard = DivergenceGuard(cfg.run.guard)
         self.collector = Collector(cfg, self.envs, self.spec, self.agent, self.stats,
                                    self.device, self._last_good)
@@ -99,62 +88,39 @@ class Trainer:
     # --- persistence ----------------------------------------------------------------------
     def save(self, name: str | None = None, **extra: Any) -> Path:
         """Checkpoint everything a resume needs (``name``: a named dir such as ``best``)."""
-        opt_tensors, opt_meta = flatten_optimizer(self.ppo.optimizer.state_dict())
-        tensors = {**self.agent.tensors(), **opt_tensors,
-                   "rng.torch": torch.get_rng_state(),
-                   "rng.generator": self.generator.get_state()}
-        state = {
-            "global_step": self.global_step, "update": self.update_idx,
-            "wall_time": self.wall_time, **self.stats.state_dict(),
-            "best_eval_return": self.best_eval_return, "wandb_id": self.wandb_id,
-            "ppo": {**{k: v for k, v in self.ppo.state_dict().items() if k != "optimizer"},
-                    **opt_meta},
-            **self.collector.state_dict(),
-            **rng.capture(),
-            "loop": None if self._obs is None else self.collector.loop_state(
-                self._obs, self._ep_ret, self._ep_len),
-            **extra,
-        }
-        return save_checkpoint(self.run_dir, self.global_step, tensors, state,
-                               self.cfg.run.keep_checkpoints, name=name)
-
-    def _last_good(self) -> str:
-        """Where the last good checkpoint is, for error messages."""
-        ckpts = list_checkpoints(self.run_dir)
-        return (f"last good checkpoint: {ckpts[-1]}" if ckpts else
-                f"no checkpoint was written yet (every {self.cfg.run.checkpoint_every} updates)")
+        ppo_tensors, ppo_state = self.ppo.checkpoint_state()
+        tensors = {**self.agent.tensors(), **ppo_tensors, **rng.capture_torch(self.generator)}
+        state = {"global_step": self.global_step, "update": self.update_idx,
+                 "wall_time": self.wall_time, **self.stats.state_dict(),
+                 "best_eval_return": self.best_eval_return, "wandb_id": self.wandb_id,
+                 "ppo": ppo_state, **self.collector.state_dict(), **rng.capture(),
+                 "loop": self.collector.loop_state(), **extra}
+        return self.run.save_checkpoint(self.global_step, tensors, state,
+                                        self.cfg.run.keep_checkpoints, name=name)
 
     @classmethod
     def resume(cls, run_dir: Path, total_steps: int | None = None) -> Trainer:
         """Continue a run from its newest checkpoint (optionally with a larger budget; the
         linear LR schedule is then stretched over the new total)."""
-        run_dir = Path(run_dir)
-        try:
-            cfg, _ = RunDir(run_dir).read_config()
-        except CheckpointError as e:
-            raise CheckpointError(f"cannot resume {run_dir}: {e}") from e
+        cfg, tensors, state = RunDir(run_dir).read_resume()
         if total_steps is not None:
             cfg.run.total_steps = total_steps
-        if not list_checkpoints(run_dir):  # stopped before its first checkpoint
+        self = cls(cfg, run_dir, resuming=True)
+        if state is None:  # stopped before its first checkpoint
             print(f"note: {run_dir} has no checkpoint yet: the run starts over with its saved "
                   "config", file=sys.stderr)
-            truncate_metrics(run_dir, 0)
-            return cls(cfg, run_dir, resuming=True)
-        tensors, state = load_checkpoint(run_dir)
-        self = cls(cfg, run_dir, resuming=True)
-        try:
-            self._restore(tensors, state)
-        except (KeyError, TypeError, ValueError, IndexError, RuntimeError) as e:
-            raise CheckpointError(f"cannot resume {run_dir}: checkpoint state is incomplete or "
-                                  f"corrupted ({type(e).__name__}: {e})") from e
+        else:
+            try:
+                self._restore(tensors, state)
+            except (KeyError, TypeError, ValueError, IndexError, RuntimeError) as e:
+                raise CheckpointError(f"cannot resume {run_dir}: checkpoint state is incomplete "
+                                      f"or corrupted ({type(e).__name__}: {e})") from e
         truncate_metrics(run_dir, self.global_step)  # drop rows logged after the checkpoint
         return self
 
     def _restore(self, tensors: dict[str, torch.Tensor], state: dict[str, Any]) -> None:
         self.agent.load_tensors(tensors)
-        ppo_state = state["ppo"]
-        self.ppo.load_state_dict({**ppo_state,
-                                  "optimizer": unflatten_optimizer(tensors, ppo_state)})
+        self.ppo.load_checkpoint_state(tensors, state["ppo"])
         self.collector.load_state_dict(state)
         self.global_step, self.update_idx = state["global_step"], state["update"]
         self.wall_time = state["wall_time"]
@@ -162,8 +128,7 @@ class Trainer:
         self.best_eval_return = max(state.get("best_eval_return", -math.inf),
                                     self.run.best_eval_return())
         self.wandb_id = state.get("wandb_id", self.wandb_id)
-        torch.set_rng_state(tensors["rng.torch"])
-        self.generator.set_state(tensors["rng.generator"])
+        rng.restore_torch(tensors, self.generator)
         rng.restore(state)
         self._restored = state.get("loop")
 
@@ -176,13 +141,12 @@ class Trainer:
                                wandb=wandb_options(cfg.run, self.wandb_id, self.run_dir))
         self.stop.install()
         num_updates = cfg.num_updates
-        obs, ep_ret, ep_len = self.collector.start(cfg.run.seed + 1000 * self.update_idx,
-                                                   self._restored, self.update_idx > 0)
-        self._obs, self._ep_ret, self._ep_len = obs, ep_ret, ep_len
+        self.collector.start(cfg.run.seed + 1000 * self.update_idx, self._restored,
+                             self.update_idx > 0)
         progress = Progress(cfg.run.progress, cfg.num_updates * cfg.batch_size, self.global_step)
         try:
             while self.update_idx < num_updates:
-                obs, metrics, dt = self._update(obs, ep_ret, ep_len)
+                metrics, dt = self._update()
                 last = self.update_idx == num_updates
                 evaluate_now = cfg.run.eval_every and (
                     self.update_idx % cfg.run.eval_every == 0 or last)
@@ -197,7 +161,9 @@ class Trainer:
                 if self.update_idx % cfg.run.checkpoint_every == 0 or last:
                     self.save()
                 if cfg.run.video_every and (self.update_idx % cfg.run.video_every == 0 or last):
-                    self._record_clip(logger)
+                    clip = self.run_dir / "videos" / f"update_{self.update_idx:06d}.mp4"
+                    logger.image("video/frame", record_clip(self.agent, cfg, clip),
+                                 self.global_step)
                 if self.stop.signum is not None:
                     path = self.save()
                     progress.close()
@@ -221,12 +187,11 @@ class Trainer:
                if math.isfinite(self.best_eval_return) else {})})
         return self.run_dir
 
-    def _update(self, obs: np.ndarray, ep_ret: np.ndarray, ep_len: np.ndarray
-                ) -> tuple[np.ndarray, dict[str, float], float]:
-        """One rollout and PPO update; returns (next observation, the update's metrics, its
-        wall-clock seconds) and advances the counters."""
+    def _update(self) -> tuple[dict[str, float], float]:
+        """One rollout and PPO update; returns (the update's metrics, its wall-clock seconds)
+        and advances the counters."""
         t0 = time.perf_counter()
-        obs = self._obs = self._rollout(obs, ep_ret, ep_len)
+        self.rollout()
         t_roll = time.perf_counter() - t0
         metrics = self.ppo.update(self.storage)
         metrics.update(self.collector.metrics)
@@ -242,26 +207,13 @@ class Trainer:
         metrics.update(self.stats.metrics())
         metrics.update({"time/steps_per_second": self.cfg.batch_size / dt,
                         "time/rollout_fraction": t_roll / dt, "time/wall": self.wall_time})
-        return obs, metrics, dt
+        return metrics, dt
 
-    def _rollout(self, obs: np.ndarray, ep_ret: np.ndarray, ep_len: np.ndarray
-                 ) -> np.ndarray:
-        """Fill the storage with one rollout (``Collector.collect``); returns the next
-        observation."""
-        return self.collector.collect(obs, ep_ret, ep_len, self.ppo.ent_reward_coef,
-                                      self.global_step, self.update_idx)
-
-    def _record_clip(self, logger: MetricsLogger) -> None:
-        """One deterministic episode to RUN_DIR/videos/update_NNNNNN.mp4, its middle frame to
-        TensorBoard (``video/frame``; TensorBoard's own video needs moviepy)."""
-        path = self.run_dir / "videos" / f"update_{self.update_idx:06d}.mp4"
-        res = record_clip(self.agent, self.cfg, path)
-        logger.image("video/frame", res["frames"][len(res["frames"]) // 2], self.global_step)
-        print(f"video: {path} (return {res['returns'][0]:.1f})", file=sys.stderr)
+    def rollout(self) -> None:
+        """Fill the storage with one rollout continuing the running episodes (after
+        ``collector.start``; ``Collector.collect``)."""
+        self.collector.collect(*self.collector.running, self.ppo.ent_reward_coef,
+                               self.global_step, self.update_idx)
 
     def _check_finite_params(self) -> None:
-        for name, p in self.agent.named_parameters():
-            if not torch.isfinite(p).all():
-                raise DivergenceError(f"non-finite parameter {name} after update "
-                                      f"{self.update_idx}; {self._last_good()}")
-
+        DivergenceGuard.check_params(self.agent, self.update_idx, self._last_good())

@@ -72,8 +72,8 @@ def _first_rollout(tmp_path, numpy_rollout, kind):
     cfg.run.run_dir = str(tmp_path / f"{kind}-{numpy_rollout}")
     tr = Trainer(cfg)
     assert (tr.collector.fast is not None) == numpy_rollout
-    obs, _ = tr.envs.reset(seed=0)
-    tr._rollout(obs, np.zeros(2), np.zeros(2, dtype=np.int64))
+    tr.collector.start(0, None, False)
+    tr.rollout()
     tr.envs.close()
     return tr.storage
 

@@ -28,9 +28,9 @@ def test_first_epoch_ratio_is_one(tmp_path, kind, bound):
     cfg = small_cfg(tmp_path, kind=kind)
     cfg.policy.action_bound = bound
     tr = Trainer(cfg)
-    obs, _ = tr.envs.reset(seed=0)
+    tr.collector.start(0, None, False)
     for _ in range(3):  # a few updates, so the policy is no longer at its initialisation
-        obs = tr._rollout(obs, np.zeros(2), np.zeros(2, dtype=np.int64))
+        tr.rollout()
         m = tr.ppo.update(tr.storage)
         tr.storage.clear()
         assert m["policy/ratio_error_at_start"] < 1e-4, m
@@ -68,8 +68,8 @@ def test_truncation_bootstraps_termination_does_not(tmp_path, env, bootstrap):
     cfg = small_cfg(tmp_path, env=env, kind="gaussian", num_steps=12)
     cfg.env.normalize_obs, cfg.env.scale_reward = False, False
     tr = Trainer(cfg)
-    obs, _ = tr.envs.reset(seed=0)
-    tr._rollout(obs, np.zeros(2), np.zeros(2, dtype=np.int64))
+    tr.collector.start(0, None, False)
+    tr.rollout()
     with torch.no_grad():
         v_final = tr.agent.critic(torch.tensor([[1.0, 5.0]])).item()
     st = tr.storage
@@ -99,8 +99,8 @@ def test_adaptive_schedule_and_target_kl_run(tmp_path):
     cfg = small_cfg(tmp_path, lr_schedule="adaptive", target_kl=1e-6, learning_rate=1e-3,
                     kl_stop="epoch")
     tr = Trainer(cfg)
-    obs, _ = tr.envs.reset(seed=0)
-    tr._rollout(obs, np.zeros(2), np.zeros(2, dtype=np.int64))
+    tr.collector.start(0, None, False)
+    tr.rollout()
     m = tr.ppo.update(tr.storage)
     assert m["train/early_stop"] == 1.0  # stopped after the first epoch
     assert m["train/minibatch_steps"] == cfg.ppo.num_minibatches
@@ -116,8 +116,8 @@ def test_minibatch_kl_stop_ends_the_update_inside_an_epoch(tmp_path):
         cfg = small_cfg(tmp_path / scope, target_kl=1e-6, learning_rate=1e-3)
         cfg.ppo.kl_stop = scope
         tr = Trainer(cfg)
-        obs, _ = tr.envs.reset(seed=0)
-        tr._rollout(obs, np.zeros(2), np.zeros(2, dtype=np.int64))
+        tr.collector.start(0, None, False)
+        tr.rollout()
         m = tr.ppo.update(tr.storage)
         steps[scope] = m["train/minibatch_steps"]
         assert m["train/early_stop"] == 1.0
@@ -138,8 +138,8 @@ def test_compiled_update_matches_eager(tmp_path):
     cfg.run.compile = True
     cfg.run.numpy_rollout = False  # the rollout's sample through torch, so compiled
     tr = Trainer(cfg)
-    obs, _ = tr.envs.reset(seed=0)
-    tr._rollout(obs, np.zeros(2), np.zeros(2, dtype=np.int64))
+    tr.collector.start(0, None, False)
+    tr.rollout()
     assert tr.collector._sample is not tr.agent.policy.sample  # the compiled one collected
     m = tr.ppo.update(tr.storage)
     assert m["policy/ratio_error_at_start"] < 1e-4
@@ -201,8 +201,8 @@ def test_ratio_entropy_estimate_skips_the_sampling_pass(tmp_path, monkeypatch):
         return real(obs)
 
     monkeypatch.setattr(tr.agent.policy, "entropy", counting)
-    obs, _ = tr.envs.reset(seed=0)
-    tr._rollout(obs, np.zeros(2), np.zeros(2, dtype=np.int64))
+    tr.collector.start(0, None, False)
+    tr.rollout()
     m = tr.ppo.update(tr.storage)
     assert calls["n"] == 1 and m["train/minibatch_steps"] == 8  # the logged entropy only
     tr.envs.close()
@@ -270,8 +270,8 @@ def test_awr_policy_loss_trains_and_is_validated(tmp_path):
 
     cfg = small_cfg(tmp_path, policy_loss="awr", awr_temperature=0.5)
     tr = Trainer(cfg)
-    obs, _ = tr.envs.reset(seed=0)
-    tr._rollout(obs, np.zeros(2), np.zeros(2, dtype=np.int64))
+    tr.collector.start(0, None, False)
+    tr.rollout()
     before = [p.detach().clone() for p in tr.agent.policy.parameters()]
     m = tr.ppo.update(tr.storage)
     assert np.isfinite(m["loss/policy"]) and m["train/minibatch_steps"] > 0

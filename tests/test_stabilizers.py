@@ -78,7 +78,6 @@ def test_log_ratio_clamp_bounds_loss_and_gradient():
 
 
 def test_flow_lr_scale_and_grad_clip(tmp_path):
-    import numpy as np
 
     from nfpo.config import TrainConfig
     from nfpo.runner import Trainer
@@ -95,15 +94,14 @@ def test_flow_lr_scale_and_grad_clip(tmp_path):
     flow_ids = {id(p) for p in tr.agent.policy.flow.parameters()}
     assert {id(p) for p in tr.ppo.flow_params} == flow_ids
     before = [p.detach().clone() for p in tr.ppo.flow_params]
-    obs, _ = tr.envs.reset(seed=0)
-    tr._rollout(obs, np.zeros(2), np.zeros(2, dtype=np.int64))
+    tr.collector.start(0, None, False)
+    tr.rollout()
     tr.ppo.update(tr.storage)
     assert any(not torch.equal(a, b) for a, b in zip(before, tr.ppo.flow_params, strict=True))
     tr.envs.close()
 
 
 def test_target_entropy_controller_moves_the_right_way(tmp_path):
-    import numpy as np
 
     from nfpo.config import TrainConfig
     from nfpo.runner import Trainer
@@ -115,9 +113,9 @@ def test_target_entropy_controller_moves_the_right_way(tmp_path):
     cfg.run.run_dir = str(tmp_path)
     tr = Trainer(cfg)
     a0 = tr.ppo.ent_coef
-    obs, _ = tr.envs.reset(seed=0)
+    tr.collector.start(0, None, False)
     for _ in range(3):
-        obs = tr._rollout(obs, np.zeros(2), np.zeros(2, dtype=np.int64))
+        tr.rollout()
         m = tr.ppo.update(tr.storage)
         tr.storage.clear()
     assert m["policy/ent_coef"] > a0
@@ -195,9 +193,9 @@ def test_entropy_reward_adds_minus_alpha_log_pi_to_stored_rewards_only(tmp_path)
         cfg.ppo.num_steps, cfg.ppo.num_minibatches = 64, 2
         cfg.run.run_dir = str(tmp_path / f"a{alpha}")
         tr = Trainer(cfg)
-        obs, _ = tr.envs.reset(seed=0)
-        ret = np.zeros(2)
-        tr._rollout(obs, ret, np.zeros(2, dtype=np.int64))
+        tr.collector.start(0, None, False)
+        tr.rollout()
+        ret = tr.collector.running[1]
         tr.envs.close()
         m = tr.stats.metrics()
         return tr.storage, (m["episode/count"], m["episode/return"]), ret

@@ -332,11 +332,11 @@ def test_interrupt_at_start_up_and_final_eval_exit_130_without_traceback(tmp_pat
 
 def test_second_interrupt_still_saves_third_aborts(tmp_path):
     t = Trainer(tiny_cfg(tmp_path / "r"))
-    t._on_signal(signal.SIGINT, None)
-    t._on_signal(signal.SIGINT, None)  # repeated: still stops cleanly after the update
+    t.stop.handler(signal.SIGINT, None)
+    t.stop.handler(signal.SIGINT, None)  # repeated: still stops cleanly after the update
     assert t.stop.signum == signal.SIGINT
     with pytest.raises(KeyboardInterrupt):
-        t._on_signal(signal.SIGINT, None)
+        t.stop.handler(signal.SIGINT, None)
 
 
 def test_two_quick_interrupts_checkpoint_and_exit_130(tmp_path):

@@ -21,6 +21,7 @@ from torch import Tensor, nn
 
 from nfpo.algo.diagnostics import UpdateStats, grad_norms, module_groups
 from nfpo.algo.schedules import adaptive_lr, linear, linear_lr
+from nfpo.checkpoint import flatten_optimizer, unflatten_optimizer
 from nfpo.config import PPOConfig
 from nfpo.errors import ConfigError, DivergenceError
 from nfpo.policies import Critic, Policy
@@ -286,3 +287,13 @@ class PPO:
         self._set_lr(state["lr"])
         self.updates_done = state["updates_done"]
         self.log_alpha = state.get("log_alpha", self.log_alpha)
+
+    def checkpoint_state(self) -> tuple[dict[str, Tensor], dict]:
+        """``state_dict`` split for a checkpoint: the optimizer's tensors (``optim.*``) and
+        the JSON-able rest (``param_groups`` included); ``load_checkpoint_state`` inverts it."""
+        tensors, meta = flatten_optimizer(self.optimizer.state_dict())
+        return tensors, {**{k: v for k, v in self.state_dict().items() if k != "optimizer"},
+                         **meta}
+
+    def load_checkpoint_state(self, tensors: dict[str, Tensor], state: dict) -> None:
+        self.load_state_dict({**state, "optimizer": unflatten_optimizer(tensors, state)})
