@@ -107,11 +107,14 @@ class PolicyConfig:
     """Gaussian initial log-std."""
     flow_layers: int = 4
     """number of coupling layers."""
-    flow_transform: Literal["affine", "spline"] = "affine"
+    flow_transform: Literal["affine", "spline", "diagonal"] = "affine"
     """the 1-D map of each coupling layer (policy=flow). affine: z exp(s) + t with a bounded
     log-scale. spline: a monotone rational-quadratic spline on [-flow_spline_bound, +bound] with
     flow_spline_bins bins, identity outside (Durkan et al. 2019; nfpo.flows.spline): folds one
-    lump into several per layer, where an affine map only shifts and scales it."""
+    lump into several per layer, where an affine map only shifts and scales it. diagonal: the
+    affine map on every coordinate at once, conditioned on the state only (no coupling): the
+    flow is then a state-dependent diagonal Gaussian transform of its base, so with one lump
+    per flow (--flow-groups) each flow is a Gaussian policy: the control for the coupling."""
     flow_spline_bins: int = 8
     flow_spline_bound: float = 3.0
     flow_hidden: tuple[int, ...] = (64, 64)
@@ -208,8 +211,8 @@ class PolicyConfig:
         _check(not self.flow_base_mixture_condition or self.flow_base_mixture_hold,
                "flow_base_mixture_condition", self.flow_base_mixture_condition,
                "False unless flow_base_mixture_hold (it conditions on the held component)")
-        _check(self.flow_transform in ("affine", "spline"), "flow_transform",
-               self.flow_transform, "'affine' or 'spline'")
+        _check(self.flow_transform in ("affine", "spline", "diagonal"), "flow_transform",
+               self.flow_transform, "'affine', 'spline' or 'diagonal'")
         _check(self.flow_spline_bins >= 2, "flow_spline_bins", self.flow_spline_bins,
                "an integer >= 2")
         _check(self.flow_spline_bound > 0, "flow_spline_bound", self.flow_spline_bound,

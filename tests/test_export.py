@@ -99,14 +99,15 @@ def test_bad_format(run_dir):
 
 
 @pytest.mark.parametrize("bound", [2.0, None])
-@pytest.mark.parametrize("act_dim,encoder", [(1, ()), (3, ()), (4, (8,))])
-def test_fused_push_equals_training_push(bound, act_dim, encoder):
+@pytest.mark.parametrize("act_dim,encoder,transform", [(1, (), "affine"), (3, (), "affine"),
+                                                       (4, (8,), "affine"), (3, (), "diagonal")])
+def test_fused_push_equals_training_push(bound, act_dim, encoder, transform):
     from nfpo.export.fused import FusedFlowPush
     from nfpo.policies import FlowPolicy
     from tests.conftest import randomize
 
     pol = randomize(FlowPolicy(5, act_dim, hidden=(16, 16), encoder_hidden=encoder,
-                               log_scale_bound=bound), 0.4)
+                               log_scale_bound=bound, transform=transform), 0.4)
     obs, z = torch.randn(100, 5), torch.randn(100, act_dim)
     with torch.no_grad():
         assert torch.allclose(FusedFlowPush(pol)(obs, z), pol.push(obs, z), atol=1e-5)

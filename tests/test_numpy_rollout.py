@@ -21,6 +21,7 @@ COVERED = [
     dict(kind="flow-naive", flow_identity_init=False),
     dict(kind="flow", activation="elu", flow_hidden=(128, 128), flow_layers=6,
          flow_identity_init=False),
+    dict(kind="flow", flow_transform="diagonal", flow_layers=2, flow_identity_init=False),
 ]
 
 

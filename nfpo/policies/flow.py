@@ -9,7 +9,9 @@ the default) or a rational-quadratic spline (``nfpo.flows.SplineCoupling``, ``tr
 conditioners read the observation features ``h(s)`` (the normalized observation, or the output
 of an optional shared encoder) and the passive half of the action. Zero-initialised last
 layers make an untrained flow exactly the base Gaussian N(0, I). The deterministic action is
-f(0; h(s)). For D = 1 every layer transforms the single coordinate conditioned on ``h`` only.
+f(0; h(s)). For D = 1 every layer transforms the single coordinate conditioned on ``h`` only,
+and so does every layer for any D with ``transform="diagonal"`` (all-zero masks): then the flow
+is a state-dependent diagonal affine map of its base, a Gaussian for a Gaussian base.
 
 The base q(z) is ``nfpo.flows.StandardNormal`` or, with ``base_mixture = M >= 2``, a
 ``nfpo.flows.GaussianMixture`` of M components (learned means, fixed or learned std, uniform or
@@ -57,14 +59,17 @@ def coupling_stack(act_dim: int, context_dim: int, num_layers: int, hidden: tupl
                    layernorm: bool, identity_init: bool, transform: str = "affine",
                    spline_bins: int = 8, spline_bound: float = 3.0) -> FlowSequence:
     """``num_layers`` coupling layers (affine or spline) with alternating masks, conditioned
-    on a ``context_dim`` feature vector."""
+    on a ``context_dim`` feature vector; ``diagonal``: affine layers with an all-zero mask
+    (every coordinate transformed, conditioned on the context only)."""
     def coupling(m: Tensor) -> Bijection:
         if transform == "spline":
             return SplineCoupling(m, context_dim, hidden, spline_bins, spline_bound,
                                   activation, layernorm, identity_init)
         return AffineCoupling(m, context_dim, hidden, log_scale_bound, activation,
                               layernorm, identity_init)
-    return FlowSequence([coupling(m) for m in alternating_masks(act_dim, num_layers)])
+    masks = ([torch.zeros(act_dim) for _ in range(num_layers)] if transform == "diagonal"
+             else alternating_masks(act_dim, num_layers))
+    return FlowSequence([coupling(m) for m in masks])
 
 
 class FlowPolicy(Policy):
