@@ -41,7 +41,11 @@ STUDIES = {
     "_multigoal_groups": "a mixture of 4 flows, held, V(s) or V(s, g), entropy 0.05 -> 0, "
                          "next to hold_anneal's arms (multigoal_groups.toml)",
     "_fork_groups": "a mixture of 4 flows, held, V(s, g), 307k steps (fork_groups.toml)",
+    "_multigoal_groups_gauss": "control: a mixture of 4 Gaussian policies, held, V(s, g), "
+                               "entropy 0.05 -> 0 (multigoal_groups_gauss.toml)",
 }
+# studies whose summary re-reads earlier grids for comparison: only their own arms are listed
+OWN_ARMS = {"_multigoal_groups_gauss": {"gauss-groups4-cond"}}
 
 
 def task_name(row: dict) -> str:
@@ -51,7 +55,9 @@ def task_name(row: dict) -> str:
 
 
 def rows_of(suffix: str) -> list[dict]:
-    return json.loads((HERE / f"results{suffix}.json").read_text())
+    rows = json.loads((HERE / f"results{suffix}.json").read_text())
+    own = OWN_ARMS.get(suffix)
+    return [r for r in rows if own is None or r["policy"] in own]
 
 
 def table() -> str:

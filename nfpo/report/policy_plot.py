@@ -119,8 +119,15 @@ def plot_policies(run_dirs: list[Path], out: Path, states: list[np.ndarray] | No
     lo, hi = spec.action_low, spec.action_high
     for c, (cfg, agent) in enumerate(runs):
         bound = cfg.policy.action_bound
-        mix = cfg.policy.flow_base_mixture if cfg.policy.kind == "flow" else 0
-        kind = f"{cfg.policy.kind}, {mix}-mixture base" if mix else cfg.policy.kind
+        p = cfg.policy
+        mix = p.flow_base_mixture if p.kind == "flow" else 0
+        kind = p.kind if p.kind != "flow" or p.flow_transform == "affine" else \
+            f"flow ({p.flow_transform})"
+        if p.kind == "flow" and p.flow_groups > 1:  # one diagonal layer per group: Gaussians
+            gauss = p.flow_transform == "diagonal" and p.flow_layers == 1
+            kind = f"mixture of {p.flow_groups} " + ("Gaussians" if gauss else "flows")
+        elif mix:
+            kind += f", {mix}-mixture base"
         if cfg.policy.holds_components:
             kind += ", held, conditioned" if cfg.policy.flow_base_mixture_condition else ", held"
         elif cfg.policy.noise_correlation > 0:
