@@ -3,16 +3,19 @@ picked after training (``--env-kwargs '{"target": k}'``, every k), and count the
 update's success rate reaches 0.9 (the soft Q-learning paper's experiment, on-policy).
 
     python benchmarks/runs.py fetch benchmarks/multimodal/hold_k benchmarks/multimodal/hold \
-        benchmarks/multimodal/hold_gauss       # the pretrained seed-1 runs (bench-runs branch)
-    python benchmarks/multimodal/finetune_multigoal.py [--arms ARM,ARM,...]
+        benchmarks/multimodal/hold_gauss       # the pretrained runs (bench-runs branch)
+    python benchmarks/multimodal/finetune_multigoal.py [--arms ARM,ARM,...] [--seeds 1,2,...]
 
-Pretrained (seed 1, 147k steps): flow-hold16 (hold_k.toml: all four goals), flow-single
-(hold.toml's flow-mix: one goal), gaussian (hold_gauss.toml: one goal), gaussian-held
-(hold.toml: two goals). Fine-tuning: ``STEPS`` at the pretraining settings with PPO. Arm
-flow-hold16 keeps its fixed weights; flow-hold16-logits30 learns only the mixture logits (new,
-starting uniform) at 30x the learning rate; flow-hold16-weights learns everything plus the
-logits; flow-scratch is a fresh held-lump flow. Run dirs go to ``--work`` (outside the tree;
-finished runs are reused); results to ``--out`` (benchmarks/multimodal/finetune_multigoal.json).
+Pretrained (147k steps, seed s of each grid; the fine-tuning run uses the same seed):
+flow-hold16 (hold_k.toml: all four goals), flow-single (hold.toml's flow-mix: one goal),
+gaussian (hold_gauss.toml: one goal), gaussian-held (hold.toml: two goals). Fine-tuning:
+``STEPS`` at the pretraining settings with PPO. Arm flow-hold16 keeps its fixed weights;
+flow-hold16-logits30 learns only the mixture logits (new, starting uniform) at 30x the
+learning rate; flow-hold16-weights learns everything plus the logits; flow-scratch is a fresh
+held-lump flow. Equal tuning: gaussian-lr10 / gaussian-lr30 fine-tune the one-goal Gaussian at
+10x / 30x the learning rate (actor and critic), flow-single-lr30 the one-goal flow's actor at
+30x. Run dirs go to ``--work`` (outside the tree; finished runs are reused); results to
+``--out`` (benchmarks/multimodal/finetune_multigoal.json; rows without a seed are seed 1).
 """
 
 from __future__ import annotations
@@ -29,22 +32,27 @@ HERE = Path(__file__).resolve().parent
 STEPS, THRESHOLD = 24576, 0.9
 HELD = ("--policy flow --flow-base-mixture 16 --flow-base-mixture-init sphere "
         "--flow-base-mixture-hold")
-HOLD16 = HERE / "hold_k/runs/nfpo-MultiGoal-v0__flow-hold16__s1"
+HOLD16 = "hold_k/runs/nfpo-MultiGoal-v0__flow-hold16__s{seed}"
+SINGLE = "hold/runs/nfpo-MultiGoal-v0__flow-mix__s{seed}"
+GAUSS = "hold_gauss/runs/nfpo-MultiGoal-v0__gaussian__s{seed}"
 PRETRAINED = {"flow-hold16": HOLD16, "flow-hold16-logits30": HOLD16,
-              "flow-hold16-weights": HOLD16,
-              "flow-single": HERE / "hold/runs/nfpo-MultiGoal-v0__flow-mix__s1",
-              "gaussian": HERE / "hold_gauss/runs/nfpo-MultiGoal-v0__gaussian__s1",
-              "gaussian-held": HERE / "hold/runs/nfpo-MultiGoal-v0__gaussian-held__s1"}
+              "flow-hold16-weights": HOLD16, "flow-single": SINGLE, "flow-single-lr30": SINGLE,
+              "gaussian": GAUSS, "gaussian-lr10": GAUSS, "gaussian-lr30": GAUSS,
+              "gaussian-held": "hold/runs/nfpo-MultiGoal-v0__gaussian-held__s{seed}"}
 ARMS = {"flow-hold16": HELD,
         "flow-hold16-logits30": HELD + " --flow-base-mixture-weights --freeze policy.flow "
                                        "policy.base_dist.means --flow-lr-scale 30",
         "flow-hold16-weights": HELD + " --flow-base-mixture-weights",
         "flow-single": "--policy flow --flow-base-mixture 8 --flow-base-mixture-init sphere",
+        "flow-single-lr30": "--policy flow --flow-base-mixture 8 --flow-base-mixture-init sphere "
+                            "--flow-lr-scale 30",
         "gaussian": "--policy gaussian",
+        "gaussian-lr10": "--policy gaussian --learning-rate 3e-3",
+        "gaussian-lr30": "--policy gaussian --learning-rate 9e-3",
         "gaussian-held": "--policy gaussian --noise-correlation 1",
         "flow-scratch": HELD}
 COMMON = (f"--env nfpo/MultiGoal-v0 --num-envs 16 --num-steps 64 --num-minibatches 4 "
-          f"--action-bound tanh --ent-coef 0.05 --total-steps {STEPS} --seed 1 "
+          f"--action-bound tanh --ent-coef 0.05 --total-steps {STEPS} "
           f"--eval-episodes 0 --no-progress --no-report --no-tensorboard")
 
 
@@ -53,21 +61,21 @@ def success(row: dict) -> float | None:
     return None if v in (None, "", "nan") else float(v)
 
 
-def run(arm: str, target: int, work: Path) -> dict:
-    d = work / f"{arm}_t{target}"
+def run(arm: str, target: int, seed: int, work: Path) -> dict:
+    d = work / (f"{arm}_t{target}" if seed == 1 else f"{arm}_s{seed}_t{target}")
     if not (d / "summary.json").exists():
         cmd = [sys.executable, "-m", "nfpo", "train", *COMMON.split(), *ARMS[arm].split(),
-               "--env-kwargs", json.dumps({"target": target}), "--run-dir", str(d),
-               "--overwrite"]
+               "--seed", str(seed), "--env-kwargs", json.dumps({"target": target}),
+               "--run-dir", str(d), "--overwrite"]
         if arm in PRETRAINED:
-            cmd += ["--init-from", str(PRETRAINED[arm])]
+            cmd += ["--init-from", str(HERE / PRETRAINED[arm].format(seed=seed))]
         subprocess.run(cmd, check=True, capture_output=True)
     with open(d / "metrics.csv") as f:
         rows = list(csv.DictReader(f))
     first = next((int(r["global_step"]) for r in rows
                   if (s := success(r)) is not None and s >= THRESHOLD), None)
     last = [s for r in rows[-5:] if (s := success(r)) is not None]
-    return {"arm": arm, "target": target, "first_step_success_0.9": first,
+    return {"arm": arm, "target": target, "seed": seed, "first_step_success_0.9": first,
             "final_success_last5": sum(last) / max(len(last), 1)}
 
 
@@ -76,15 +84,20 @@ def main() -> None:
     ap.add_argument("--arms", default=",".join(ARMS))
     ap.add_argument("--work", type=Path, default=Path("/tmp/ftmg"))
     ap.add_argument("--out", type=Path, default=HERE / "finetune_multigoal.json")
+    ap.add_argument("--seeds", default="1", help="pretraining (and fine-tuning) seeds, e.g. 1,2,3")
     ap.add_argument("--workers", type=int, default=2)
     a = ap.parse_args()
-    jobs = [(arm, k) for arm in a.arms.split(",") for k in range(4)]
+    jobs = [(arm, k, int(s)) for s in a.seeds.split(",") for arm in a.arms.split(",")
+            for k in range(4)]
     with ThreadPoolExecutor(a.workers) as ex:
         res = list(ex.map(lambda j: run(*j, a.work), jobs))
     old = json.loads(a.out.read_text())["runs"] if a.out.exists() else []
-    new = {(r["arm"], r["target"]) for r in res}
-    runs = sorted([r for r in old if (r["arm"], r["target"]) not in new] + res,
-                  key=lambda r: (r["arm"], r["target"]))
+
+    def key(r: dict) -> tuple:
+        return r["arm"], r["target"], r.get("seed", 1)
+    new = {key(r) for r in res}
+    runs = sorted([r for r in old if key(r) not in new] + res,
+                  key=lambda r: (r.get("seed", 1), r["arm"], r["target"]))
     a.out.write_text(json.dumps({"date": "2026-12-01", "machine": "2-core CPU (no GPU)",
                                  "fine_tune_steps": STEPS,
                                  "threshold": f"first update with success rate >= {THRESHOLD}",
