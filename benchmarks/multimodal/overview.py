@@ -43,9 +43,12 @@ STUDIES = {
     "_fork_groups": "a mixture of 4 flows, held, V(s, g), 307k steps (fork_groups.toml)",
     "_multigoal_groups_gauss": "control: a mixture of 4 Gaussian policies, held, V(s, g), "
                                "entropy 0.05 -> 0 (multigoal_groups_gauss.toml)",
+    "_fork_groups_anneal": "a mixture of 4 flows, held, V(s, g), entropy 0.05 -> 0, 307k "
+                           "steps (fork_groups_anneal.toml)",
 }
 # studies whose summary re-reads earlier grids for comparison: only their own arms are listed
-OWN_ARMS = {"_multigoal_groups_gauss": {"gauss-groups4-cond"}}
+OWN_ARMS = {"_multigoal_groups_gauss": {"gauss-groups4-cond"},
+            "_fork_groups_anneal": {"flow-groups4-anneal", "gaussian-anneal"}}
 
 
 def task_name(row: dict) -> str:
