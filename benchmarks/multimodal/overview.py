@@ -45,10 +45,15 @@ STUDIES = {
                                "entropy 0.05 -> 0 (multigoal_groups_gauss.toml)",
     "_fork_groups_anneal": "a mixture of 4 flows, held, V(s, g), entropy 0.05 -> 0, 307k "
                            "steps (fork_groups_anneal.toml)",
+    "_fork_groups_gauss": "control: a mixture of 4 Gaussian policies, held, V(s, g), entropy "
+                          "0.05 -> 0 (fork_groups_gauss.toml)",
+    "_sphere4_gauss": "control: a mixture of 16 Gaussian policies on sphere4's lumps "
+                      "(sphere4_gauss.toml)",
 }
 # studies whose summary re-reads earlier grids for comparison: only their own arms are listed
 OWN_ARMS = {"_multigoal_groups_gauss": {"gauss-groups4-cond"},
-            "_fork_groups_anneal": {"flow-groups4-anneal", "gaussian-anneal"}}
+            "_fork_groups_anneal": {"flow-groups4-anneal", "gaussian-anneal"},
+            "_fork_groups_gauss": {"gauss-groups4-anneal"}, "_sphere4_gauss": {"gmm16"}}
 
 
 def task_name(row: dict) -> str:
