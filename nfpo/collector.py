@@ -43,11 +43,11 @@ from nfpo.storage import RolloutStorage
 
 
 class Collector:
-    """``collect(obs, ep_ret, ep_len, ...)`` fills its ``storage`` (a ``RolloutStorage`` it
-    builds for the run: the actor's and, where the critic reads something else, the critic's
-    inputs; the held mixture components of a held run) with ``num_steps`` steps of every env.
-    ``start`` resets the envs; ``running`` then holds the running episodes (obs ``[N, O]``,
-    returns ``[N]``, lengths ``[N]``), which ``collect`` continues and ``loop_state`` saves.
+    """``collect(...)`` fills its ``storage`` (a ``RolloutStorage`` it builds for the run: the
+    actor's and, where the critic reads something else, the critic's inputs; the held mixture
+    components of a held run) with ``num_steps`` steps of every env. ``start`` resets the
+    envs; ``running`` then holds the running episodes (obs ``[N, O]``, returns ``[N]``,
+    lengths ``[N]``), which ``collect`` continues and ``loop_state`` saves.
     ``last_good``: a callback naming the last good checkpoint (error messages)."""
 
     def __init__(self, cfg: TrainConfig, envs: Any, spec: EnvSpec, agent: Agent,
@@ -80,11 +80,13 @@ class Collector:
         self._sample = torch.compile(agent.policy.sample) \
             if cfg.run.compile and self.fast is None else agent.policy.sample
 
-    def collect(self, obs: np.ndarray, ep_ret: np.ndarray, ep_len: np.ndarray, alpha: float,
-                global_step: int, update_idx: int) -> np.ndarray:
-        """Fill the storage from observation ``obs`` ``[N, O]`` (``ep_ret``/``ep_len``: the
-        running episodes, updated in place); ``alpha``: the soft-return coefficient of this
-        rollout. Returns the next observation."""
+    def collect(self, alpha: float, global_step: int, update_idx: int) -> None:
+        """Fill the storage continuing the ``running`` episodes (set by ``start``; their
+        returns and lengths are updated in place, the next observation replaces theirs);
+        ``alpha``: the soft-return coefficient of this rollout."""
+        if self.running is None:
+            raise RuntimeError("Collector.collect before Collector.start (no running episodes)")
+        obs, ep_ret, ep_len = self.running
         cfg, agent, spec, storage = self.cfg, self.agent, self.spec, self.storage
         ended_before = self.stats.pending
         if self.modes is not None:
@@ -142,7 +144,6 @@ class Collector:
         self.nonfinite.end_update(update_idx + 1, self.stats.pending - ended_before,
                                   self.stats.dropped)
         self.running = (obs, ep_ret, ep_len)
-        return obs
 
     def _balance_lumps(self) -> dict[str, float]:
         """``nfpo.algo.modes.lump_balance`` on the stored advantages, in place."""
@@ -245,10 +246,9 @@ class Collector:
             out["noise"] = self.noise.state_dict()
         return out
 
-    def start(self, seed: int, loop: dict[str, Any] | None, resumed: bool
-              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Reset the envs (``seed``) and, given a checkpoint's ``loop``, continue its running
-        episodes exactly. Returns (obs, ep_ret, ep_len) of the running episodes."""
+    def start(self, seed: int, loop: dict[str, Any] | None, resumed: bool) -> None:
+        """Reset the envs (``seed``) and set ``running``; given a checkpoint's ``loop``,
+        continue its running episodes exactly."""
         obs, _ = self.envs.reset(seed=seed)
         n = self.cfg.env.num_envs
         ep_ret, ep_len = np.zeros(n), np.zeros(n, dtype=np.int64)
@@ -263,7 +263,6 @@ class Collector:
             print("note: env states were not in the checkpoint; environments restart from a "
                   "reset (the resumed run is not bit-identical)", file=sys.stderr)
         self.running = (obs, ep_ret, ep_len)
-        return self.running
 
     def load_loop_state(self, loop: dict[str, Any]) -> None:
         if self.noise is not None and "noise" in loop:

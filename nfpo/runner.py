@@ -212,8 +212,7 @@ class Trainer:
     def rollout(self) -> None:
         """Fill the storage with one rollout continuing the running episodes (after
         ``collector.start``; ``Collector.collect``)."""
-        self.collector.collect(*self.collector.running, self.ppo.ent_reward_coef,
-                               self.global_step, self.update_idx)
+        self.collector.collect(self.ppo.ent_reward_coef, self.global_step, self.update_idx)
 
     def _check_finite_params(self) -> None:
         DivergenceGuard.check_params(self.agent, self.update_idx, self._last_good())

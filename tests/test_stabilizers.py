@@ -78,7 +78,6 @@ def test_log_ratio_clamp_bounds_loss_and_gradient():
 
 
 def test_flow_lr_scale_and_grad_clip(tmp_path):
-
     from nfpo.config import TrainConfig
     from nfpo.runner import Trainer
 

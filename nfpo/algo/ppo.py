@@ -291,9 +291,9 @@ class PPO:
     def checkpoint_state(self) -> tuple[dict[str, Tensor], dict]:
         """``state_dict`` split for a checkpoint: the optimizer's tensors (``optim.*``) and
         the JSON-able rest (``param_groups`` included); ``load_checkpoint_state`` inverts it."""
-        tensors, meta = flatten_optimizer(self.optimizer.state_dict())
-        return tensors, {**{k: v for k, v in self.state_dict().items() if k != "optimizer"},
-                         **meta}
+        state = self.state_dict()
+        tensors, meta = flatten_optimizer(state.pop("optimizer"))
+        return tensors, {**state, **meta}
 
     def load_checkpoint_state(self, tensors: dict[str, Tensor], state: dict) -> None:
         self.load_state_dict({**state, "optimizer": unflatten_optimizer(tensors, state)})

@@ -118,8 +118,8 @@ def plot_policies(run_dirs: list[Path], out: Path, states: list[np.ndarray] | No
     torch.manual_seed(seed)
     lo, hi = spec.action_low, spec.action_high
     for c, (cfg, agent) in enumerate(runs):
-        bound = cfg.policy.action_bound
         p = cfg.policy
+        bound = p.action_bound
         mix = p.flow_base_mixture if p.kind == "flow" else 0
         kind = p.kind if p.kind != "flow" or p.flow_transform == "affine" else \
             f"flow ({p.flow_transform})"
@@ -128,10 +128,10 @@ def plot_policies(run_dirs: list[Path], out: Path, states: list[np.ndarray] | No
             kind = f"mixture of {p.flow_groups} " + ("Gaussians" if gauss else "flows")
         elif mix:
             kind += f", {mix}-mixture base"
-        if cfg.policy.holds_components:
-            kind += ", held, conditioned" if cfg.policy.flow_base_mixture_condition else ", held"
-        elif cfg.policy.noise_correlation > 0:
-            kind += f", noise rho {cfg.policy.noise_correlation:g}"
+        if p.holds_components:
+            kind += ", held, conditioned" if p.flow_base_mixture_condition else ", held"
+        elif p.noise_correlation > 0:
+            kind += f", noise rho {p.noise_correlation:g}"
         title = f"{kind} (seed {cfg.run.seed})"
         for r, s in enumerate(states):
             ax = axes[r, c]
