@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from nfpo.agent import Agent
+from nfpo.algo.group_weights import GroupWeights
 from nfpo.algo.modes import ModeBalance, correct_in_place, lump_balance
 from nfpo.algo.outcome import EpisodeDescriptors, OutcomeBonus, StateNovelty
 from nfpo.config import TrainConfig
@@ -69,7 +70,11 @@ class Collector:
                                           p.state_bonus_buffer) if p.state_bonus else None
         self.modes = ModeBalance(n, p.mode_balance_clusters, p.mode_balance,
                                  p.mode_balance_shrink) if p.mode_balance else None
-        self.metrics: dict[str, float] = {}  # of the last rollout (mode balance)
+        pc = cfg.policy  # a mixture of held flows whose group weights follow the returns
+        self.group_weights = GroupWeights(pc.flow_groups, pc.flow_groups_temperature,
+                                          pc.flow_groups_floor) \
+            if pc.flow_groups_temperature else None
+        self.metrics: dict[str, float] = {}  # of the last rollout (mode balance, groups)
         self.running: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # set by start
         # persistent exploration (AR(1) base noise or a held mixture component), if any
         self.noise = make_noise(cfg.policy, n, spec.act_dim, agent.policy)
@@ -91,6 +96,8 @@ class Collector:
         ended_before = self.stats.pending
         if self.modes is not None:
             self.modes.start(ep_len)
+        if self.group_weights is not None:
+            self._reweight_groups(global_step)
         for _ in range(cfg.ppo.num_steps):
             if self.fast is not None:
                 x, xc, u, logp, value, a = self._step_numpy(obs)
@@ -113,6 +120,10 @@ class Collector:
                 self.noise.restart(done)
             ep_ret += reward
             ep_len += 1
+            if self.group_weights is not None and k is not None and done.any():
+                kept = done & ~dropped
+                self.group_weights.observe(agent.policy.group_of[k.cpu()].numpy()[kept],
+                                           ep_ret[kept])
             self._book_episodes(info, done, dropped, ep_ret, ep_len)
             if self.outcome is not None or self.modes is not None:  # episode descriptors
                 ended = self.descr.pop_ended(x.cpu().numpy(), a, done)
@@ -141,9 +152,29 @@ class Collector:
                                             seed=cfg.run.seed * 100_003 + update_idx)
         if cfg.ppo.lump_balance:  # no preference between far-apart held lumps
             self.metrics = {**self.metrics, **self._balance_lumps()}
+        if self.group_weights is not None:
+            w, r = agent.policy.group_weights().tolist(), self.group_weights.returns
+            self.metrics = {**self.metrics, **{f"groups/weight{g}": v for g, v in enumerate(w)},
+                            **{f"groups/return{g}": float(v) for g, v in enumerate(r)},
+                            "groups/sigma": self._return_scale()}
         self.nonfinite.end_update(update_idx + 1, self.stats.pending - ended_before,
                                   self.stats.dropped)
         self.running = (obs, ep_ret, ep_len)
+
+    def _reweight_groups(self, global_step: int) -> None:
+        """From ``flow_groups_start`` of training on, set the mixture's group weights from
+        the groups' returns (``nfpo.algo.group_weights``; sigma: the reward scaler's return
+        std, 1 without reward scaling)."""
+        cfg = self.cfg
+        if global_step < cfg.policy.flow_groups_start * cfg.run.total_steps:
+            return
+        w = self.group_weights.weights(self._return_scale())
+        if w is not None:
+            self.agent.policy.set_group_weights(torch.as_tensor(w))
+
+    def _return_scale(self) -> float:
+        """sigma: the reward scaler's return std (1 without reward scaling)."""
+        return float(np.sqrt(self.reward_scaler.var)) if self.cfg.env.scale_reward else 1.0
 
     def _balance_lumps(self) -> dict[str, float]:
         """``nfpo.algo.modes.lump_balance`` on the stored advantages, in place."""
@@ -216,10 +247,13 @@ class Collector:
     # --- persistence (keys as in checkpoints written before this class existed) -----------
     def state_dict(self) -> dict[str, Any]:
         """Reward scaler and bonus buffers (checkpoint ``state.json`` top level)."""
-        return {"reward_scaler": self.reward_scaler.state_dict(),
-                "outcome": self.outcome.state_dict() if self.outcome is not None else None,
-                "state_novelty": (self.state_novelty.state_dict()
-                                  if self.state_novelty is not None else None)}
+        out = {"reward_scaler": self.reward_scaler.state_dict(),
+               "outcome": self.outcome.state_dict() if self.outcome is not None else None,
+               "state_novelty": (self.state_novelty.state_dict()
+                                 if self.state_novelty is not None else None)}
+        if self.group_weights is not None:
+            out["group_weights"] = self.group_weights.state_dict()
+        return out
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.reward_scaler.load_state_dict(state["reward_scaler"])
@@ -227,6 +261,8 @@ class Collector:
             self.outcome.load_state_dict(state["outcome"])
         if self.state_novelty is not None:
             self.state_novelty.load_state_dict(state["state_novelty"])
+        if self.group_weights is not None:
+            self.group_weights.load_state_dict(state["group_weights"])
 
     def loop_state(self) -> dict[str, Any] | None:
         """The running episodes (checkpoint ``loop``): next observation, their returns and

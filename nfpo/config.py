@@ -172,6 +172,18 @@ class PolicyConfig:
     mean under its own samples, so the shared critic's preference between groups moves no
     group. Costs ~G x the flow's compute. 1: one flow shared by every lump. Needs
     flow_base_mixture >= flow_groups."""
+    flow_groups_temperature: float = 0.0
+    """a mixture of held flows' group weights follow the groups' returns (flow_groups > 1 and
+    flow_base_mixture_hold): after ``flow_groups_start`` of training, before each rollout,
+    W_g = (1 - f) softmax_g(R_g / (T sigma)) + f / G, with R_g a running mean of group g's
+    episode returns, sigma the reward scaler's return std, T this temperature and f
+    ``flow_groups_floor``: the maximum of E[R] + T sigma H(W) over the group choice, so a
+    group far below the best loses its share while groups within ~T sigma keep theirs
+    (nfpo.algo.group_weights). 0: fixed equal weights."""
+    flow_groups_start: float = 0.5
+    """fraction of training before the group weights start to follow the returns."""
+    flow_groups_floor: float = 0.1
+    """f: the share of the group weights that stays uniform (each group keeps >= f / G)."""
     noise_correlation: float = 0.0
     """exploration: AR(1) correlation rho of each env's base noise across the steps of an
     episode, z_t = rho z_(t-1) + sqrt(1 - rho^2) e_t (nfpo.policies.noise). 0: i.i.d. samples;
@@ -208,6 +220,16 @@ class PolicyConfig:
                f"1, or at most flow_base_mixture (= {self.flow_base_mixture}) groups of lumps")
         _check(self.flow_groups == 1 or not self.flow_base_scale, "flow_groups",
                self.flow_groups, "1 with flow_base_scale")
+        _check(self.flow_groups_temperature >= 0, "flow_groups_temperature",
+               self.flow_groups_temperature, "a number >= 0 (0: fixed equal group weights)")
+        _check(not self.flow_groups_temperature or (self.flow_groups > 1
+                                                   and self.flow_base_mixture_hold),
+               "flow_groups_temperature", self.flow_groups_temperature,
+               "0 unless flow_groups > 1 and flow_base_mixture_hold (it weighs held groups)")
+        _check(0 <= self.flow_groups_start <= 1, "flow_groups_start", self.flow_groups_start,
+               "a fraction in [0, 1]")
+        _check(0 <= self.flow_groups_floor <= 1, "flow_groups_floor", self.flow_groups_floor,
+               "a fraction in [0, 1]")
         _check(not self.flow_base_mixture_condition or self.flow_base_mixture_hold,
                "flow_base_mixture_condition", self.flow_base_mixture_condition,
                "False unless flow_base_mixture_hold (it conditions on the held component)")

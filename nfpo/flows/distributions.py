@@ -9,7 +9,9 @@ deterministic push (``FlowPolicy.push``; eps = 0 gives the deterministic action)
     (initialised ~ N(0, I), or ``init="sphere"``: spread over the sphere of radius r by
     farthest-point selection among 4,096 random directions), fixed std s, weights uniform or
     w = softmax(l) with learned logits (initially 0); std fixed, or learned (``learn_std``: one
-    log s shared by the components, so PPO can sharpen every lump at once):
+    log s shared by the components, so PPO can sharpen every lump at once). With ``prior`` a
+    buffer b (initially 0) that a rule outside the gradient sets (``set_prior``; the mixture of
+    flows' group weights, ``nfpo.algo.group_weights``) joins the logits: w = softmax(l + b):
 
         log q(z) = logsumexp_k [log w_k - ||z - mu_k||^2 / (2 s^2)] - D log s - (D/2) log 2 pi
 
@@ -75,11 +77,12 @@ class StandardNormal(nn.Module):
 
 class GaussianMixture(nn.Module):
     """M-component isotropic Gaussian mixture (module docstring); ``weights``: learn the
-    mixture weights (else uniform); ``learn_std``: learn the shared std (starting at ``std``)."""
+    mixture weights (else uniform); ``learn_std``: learn the shared std (starting at ``std``);
+    ``prior``: log-weights b ``[M]`` set by ``set_prior`` (a buffer: saved, not learned)."""
 
     def __init__(self, dim: int, components: int, std: float = 0.3,
                  weights: bool = False, init: str = "normal", radius: float = 1.2,
-                 learn_std: bool = False) -> None:
+                 learn_std: bool = False, prior: bool = False) -> None:
         super().__init__()
         if components < 2:
             raise ValueError(f"components={components!r}: a mixture needs >= 2")
@@ -91,6 +94,20 @@ class GaussianMixture(nn.Module):
         self.means = nn.Parameter(means)
         self.logits = nn.Parameter(torch.zeros(components)) if weights else None
         self.log_std = nn.Parameter(torch.tensor(math.log(std))) if learn_std else None
+        self.log_prior: Tensor | None
+        self.register_buffer("log_prior", torch.zeros(components) if prior else None)
+
+    @property
+    def uniform(self) -> bool:
+        """Whether w is fixed at 1/M (no learned logits, no prior)."""
+        return self.logits is None and self.log_prior is None
+
+    @torch.no_grad()
+    def set_prior(self, log_prior: Tensor) -> None:
+        """Set the prior log-weights b ``[M]`` (only up to a constant: w = softmax(l + b))."""
+        if self.log_prior is None:
+            raise RuntimeError("set_prior needs a mixture built with prior=True")
+        self.log_prior.copy_(log_prior)
 
     def scale(self) -> Tensor | float:
         """s: the fixed std, or exp(log s) when learned."""
@@ -106,9 +123,12 @@ class GaussianMixture(nn.Module):
     def log_weights(self) -> Tensor:
         """log w_k ``[M]``."""
         m = len(self.means)
-        if self.logits is None:
+        if self.uniform:
             return self.means.new_full((m,), -math.log(m))
-        return torch.log_softmax(self.logits, 0)
+        if self.logits is None:
+            return torch.log_softmax(self.log_prior, 0)
+        return torch.log_softmax(self.logits if self.log_prior is None
+                                 else self.logits + self.log_prior, 0)
 
     def probs(self) -> Tensor:
         """w ``[M]`` (no gradient): what a component is drawn from."""
@@ -130,7 +150,7 @@ class GaussianMixture(nn.Module):
             mu = self.means[component.to(z.device)]
             return -0.5 * ((z - mu) / s).pow(2).sum(-1) - const
         sq = ((z[:, None, :] - self.means) / s).pow(2).sum(-1)  # [B, M]
-        if self.logits is None:  # uniform weights 1/M
+        if self.uniform:  # weights 1/M
             return torch.logsumexp(-0.5 * sq, 1) - const - math.log(m)
         return torch.logsumexp(self.log_weights() - 0.5 * sq, 1) - const
 
@@ -149,6 +169,7 @@ class GaussianMixture(nn.Module):
 
     def draw_components(self, n: int, device: torch.device | str = "cpu") -> Tensor:
         """``[n]`` component indices drawn from w (long, no gradient)."""
-        if self.logits is None:
+        if self.uniform:
             return torch.randint(len(self.means), (n,), device=device)
-        return torch.multinomial(torch.softmax(self.logits.detach(), 0), n, True).to(device)
+        w = torch.softmax(self.logits.detach(), 0) if self.log_prior is None else self.probs()
+        return torch.multinomial(w, n, True).to(device)

@@ -32,7 +32,8 @@ def make_policy(cfg: PolicyConfig, obs_dim: int, act_dim: int) -> Policy:
                   base_mixture_init=cfg.flow_base_mixture_init,
                   base_mixture_radius=cfg.flow_base_mixture_radius,
                   base_mixture_condition=cfg.flow_base_mixture_condition,
-                  base_mixture_learn_std=cfg.flow_base_mixture_learn_std)
+                  base_mixture_learn_std=cfg.flow_base_mixture_learn_std,
+                  base_mixture_prior=cfg.flow_groups_temperature > 0)
     if cfg.flow_groups > 1:
         return FlowMixturePolicy(obs_dim, act_dim, cfg.flow_groups, **kwargs)
     return FlowPolicy(obs_dim, act_dim, **kwargs)

@@ -96,6 +96,7 @@ class FlowPolicy(Policy):
         base_mixture_radius: float = 1.2,
         base_mixture_condition: bool = False,
         base_mixture_learn_std: bool = False,
+        base_mixture_prior: bool = False,
     ) -> None:
         super().__init__(obs_dim, act_dim, action_bound)
         if encoder_hidden:
@@ -114,7 +115,7 @@ class FlowPolicy(Policy):
         self.base_log_std = nn.Parameter(torch.zeros(act_dim)) if base_scale else None
         base = GaussianMixture(act_dim, base_mixture, base_mixture_std, base_mixture_weights,
                                base_mixture_init, base_mixture_radius,
-                               base_mixture_learn_std) \
+                               base_mixture_learn_std, base_mixture_prior) \
             if base_mixture >= 2 else StandardNormal(act_dim)
         # registered base first: parameters (and so the optimizer state of checkpoints) keep
         # the order of the earlier layout, base_log_std, base_means, base_logits, encoder, flow

@@ -26,8 +26,10 @@ critic V(s) does not see g) has no expected effect on it, and with fixed weights
 W_g cannot move. Each group improves from the comparison *within* its own episodes. (The
 marginal does not isolate the groups: neighbouring lumps of two groups overlap, and a group's
 samples give its neighbours ~40% of its own gradient norm at the start, tests/test_flow_mixture.)
-The trajectory's probability is W_g prod_t pi_g(a_t|s_t) with W_g fixed, so the per-step ratio
-pi_g / pi_g_old is PPO's ratio for the agent that holds g.
+The trajectory's probability is W_g prod_t pi_g(a_t|s_t) with W_g fixed during an update, so
+the per-step ratio pi_g / pi_g_old is PPO's ratio for the agent that holds g. The weights are
+equal, or (``flow_groups_temperature``) set between updates from the groups' returns
+(``set_group_weights``, ``nfpo.algo.group_weights``); pi_g does not depend on them.
 """
 
 from __future__ import annotations
@@ -146,6 +148,19 @@ class FlowMixturePolicy(FlowPolicy):
             outside = (self.group_of != i).to(z.dtype) * -1e30  # [M]: other groups' lumps
             per_group.append(torch.logsumexp(base.component_log_probs(z) + outside, 1) + logdet)
         return torch.logsumexp(torch.stack(per_group, 1), 1)
+
+    def group_weights(self) -> Tensor:
+        """W_g = sum of the weights of group g's lumps ``[G]`` (no gradient)."""
+        return torch.zeros(len(self.stacks)).index_add_(0, self.group_of.cpu(),
+                                                        self.base_dist.probs().cpu())
+
+    def set_group_weights(self, weights: Tensor) -> None:
+        """Set W ``[G]`` (needs a base built with a prior, ``flow_groups_temperature``): lump
+        k's prior log-weight becomes log W_g(k) - log |g(k)|, uniform within its group, so
+        each group's own density pi_g is unchanged."""
+        base: GaussianMixture = self.base_dist  # type: ignore[assignment]
+        counts = torch.bincount(self.group_of, minlength=len(self.stacks)).to(weights)
+        base.set_prior((weights.to(counts).log() - counts.log())[self.group_of])
 
     def critic_conditions(self) -> int:
         """A conditioned critic (``flow_base_mixture_condition``) reads the group: G."""
