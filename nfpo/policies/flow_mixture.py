@@ -151,15 +151,15 @@ class FlowMixturePolicy(FlowPolicy):
 
     def group_weights(self) -> Tensor:
         """W_g = sum of the weights of group g's lumps ``[G]`` (no gradient)."""
-        return torch.zeros(len(self.stacks)).index_add_(0, self.group_of.cpu(),
-                                                        self.base_dist.probs().cpu())
+        w = self.base_dist.probs().cpu()
+        return w.new_zeros(len(self.stacks)).index_add_(0, self.group_of.cpu(), w)
 
     def set_group_weights(self, weights: Tensor) -> None:
         """Set W ``[G]`` (needs a base built with a prior, ``flow_groups_temperature``): lump
         k's prior log-weight becomes log W_g(k) - log |g(k)|, uniform within its group, so
         each group's own density pi_g is unchanged."""
         base: GaussianMixture = self.base_dist  # type: ignore[assignment]
-        counts = torch.bincount(self.group_of, minlength=len(self.stacks)).to(weights)
+        counts = torch.bincount(self.group_of, minlength=len(self.stacks)).double()
         base.set_prior((weights.to(counts).log() - counts.log())[self.group_of])
 
     def critic_conditions(self) -> int:
