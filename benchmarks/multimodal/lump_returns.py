@@ -6,6 +6,8 @@ for comparison): where a multimodal policy's return goes.
 
 For a flow with M lumps every lump k is held for ``--episodes`` stochastic episodes (fresh
 noise inside the lump every step, as in training); a Gaussian run is one row of i.i.d. draws.
+A mixture of flows (``--flow-groups``) also names each lump's group and the group's weight W_g
+(the share of episodes it is drawn for). ``--checkpoint STEP``: an earlier checkpoint.
 """
 
 from __future__ import annotations
@@ -22,8 +24,10 @@ from nfpo.agent import load_run
 from nfpo.envs import make_env
 
 
-def lump_rows(run: Path, episodes: int, max_steps: int = 200) -> list[dict]:
-    cfg, agent, _ = load_run(run)
+def lump_rows(run: Path, episodes: int, max_steps: int = 200, checkpoint: int | None = None
+              ) -> list[dict]:
+    cfg, agent, _ = load_run(run, checkpoint)
+    groups = getattr(agent.policy, "group_of", None)
     env = make_env(cfg.env.id, cfg.env.kwargs())
     torch.manual_seed(0)
     m = cfg.policy.flow_base_mixture if cfg.policy.kind == "flow" else 0
@@ -45,6 +49,9 @@ def lump_rows(run: Path, episodes: int, max_steps: int = 200) -> list[dict]:
         rows.append({"lump": k if m else None, "return": float(np.mean(rets)),
                      "length": float(np.mean(lens)),
                      "modes": {str(g): modes.count(g) for g in sorted(set(modes))}})
+        if groups is not None:
+            g = int(groups[k])
+            rows[-1].update(group=g, weight=float(agent.policy.group_weights()[g]))
     return rows
 
 
@@ -53,15 +60,18 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("runs", nargs="+", type=Path)
     ap.add_argument("--episodes", type=int, default=20)
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "lump_returns.json")
+    ap.add_argument("--checkpoint", type=int, default=None)
     a = ap.parse_args(argv)
     out = {"date": time.strftime("%Y-%m-%d"), "episodes_per_row": a.episodes,
-           "runs": {str(r): lump_rows(r, a.episodes) for r in a.runs}}
+           "checkpoint": a.checkpoint,
+           "runs": {str(r): lump_rows(r, a.episodes, checkpoint=a.checkpoint) for r in a.runs}}
     a.out.write_text(json.dumps(out, indent=1))
     for run, rows in out["runs"].items():
         print(run)
         for r in rows:
-            print(f"  lump {r['lump']}: return {r['return']:.2f}, length {r['length']:.1f}, "
-                  f"modes {r['modes']}")
+            group = f" (group {r['group']}, W {r['weight']:.3f})" if "group" in r else ""
+            print(f"  lump {r['lump']}{group}: return {r['return']:.2f}, "
+                  f"length {r['length']:.1f}, modes {r['modes']}")
 
 
 if __name__ == "__main__":

@@ -49,11 +49,19 @@ STUDIES = {
                           "0.05 -> 0 (fork_groups_gauss.toml)",
     "_sphere4_gauss": "control: a mixture of 16 Gaussian policies on sphere4's lumps "
                       "(sphere4_gauss.toml)",
+    "_fork_groups_weights": "a mixture of 4 flows, held, V(s, g), entropy 0.05 -> 0, group "
+                            "weights following returns: from half-way at T 0.25 (-weights), "
+                            "from 2/3 at T 0.5 (-late) (fork_groups_weights*.toml)",
+    "_multigoal_groups_weights": "a mixture of 4 flows, held, V(s, g), entropy 0.05 -> 0, "
+                                 "group weights following returns from 2/3 at T 0.5 "
+                                 "(multigoal_groups_weights.toml)",
 }
 # studies whose summary re-reads earlier grids for comparison: only their own arms are listed
 OWN_ARMS = {"_multigoal_groups_gauss": {"gauss-groups4-cond"},
             "_fork_groups_anneal": {"flow-groups4-anneal", "gaussian-anneal"},
-            "_fork_groups_gauss": {"gauss-groups4-anneal"}, "_sphere4_gauss": {"gmm16"}}
+            "_fork_groups_gauss": {"gauss-groups4-anneal"}, "_sphere4_gauss": {"gmm16"},
+            "_fork_groups_weights": {"flow-groups4-weights", "flow-groups4-weights-late"},
+            "_multigoal_groups_weights": {"flow-groups4-weights"}}
 
 
 def task_name(row: dict) -> str:
