@@ -122,7 +122,7 @@ class Collector:
             ep_len += 1
             if self.group_weights is not None and k is not None and done.any():
                 kept = done & ~dropped
-                self.group_weights.observe(agent.policy.group_of[k.cpu()].numpy()[kept],
+                self.group_weights.observe(agent.policy.group_of.cpu()[k.cpu()].numpy()[kept],
                                            ep_ret[kept])
             self._book_episodes(info, done, dropped, ep_ret, ep_len)
             if self.outcome is not None or self.modes is not None:  # episode descriptors
