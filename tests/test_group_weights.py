@@ -1,5 +1,6 @@
 """Group weights that follow returns (``--flow-groups-temperature``): the soft-max rule, the
-mixture's weights it sets, and a training run where a lagging group loses its share."""
+mixture's weights it sets, and the settings' errors. A training run whose weights move (and
+resume bit-identically) is in tests/test_resume.py."""
 
 import math
 

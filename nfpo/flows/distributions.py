@@ -171,5 +171,7 @@ class GaussianMixture(nn.Module):
         """``[n]`` component indices drawn from w (long, no gradient)."""
         if self.uniform:
             return torch.randint(len(self.means), (n,), device=device)
+        # learned logits alone: softmax as before the prior existed (the same draws as runs
+        # committed earlier); with a prior, probs() = exp(log_softmax(l + b))
         w = torch.softmax(self.logits.detach(), 0) if self.log_prior is None else self.probs()
         return torch.multinomial(w, n, True).to(device)
