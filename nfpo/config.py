@@ -172,6 +172,11 @@ class PolicyConfig:
     mean under its own samples, so the shared critic's preference between groups moves no
     group. Costs ~G x the flow's compute. 1: one flow shared by every lump. Needs
     flow_base_mixture >= flow_groups."""
+    flow_groups_shared: bool = False
+    """a mixture of flows with one coupling stack for every group: its conditioners read the
+    group's one-hot next to the observation, pi_g(u|s) = pi(u|s, g), so what one group learns
+    about the task reaches the others, at ~one flow's compute instead of G x
+    (nfpo.policies.flow_mixture). Needs flow_groups > 1."""
     flow_groups_temperature: float = 0.0
     """a mixture of held flows' group weights follow the groups' returns (flow_groups > 1 and
     flow_base_mixture_hold): after ``flow_groups_start`` of training, before each rollout,
@@ -220,6 +225,8 @@ class PolicyConfig:
                f"1, or at most flow_base_mixture (= {self.flow_base_mixture}) groups of lumps")
         _check(self.flow_groups == 1 or not self.flow_base_scale, "flow_groups",
                self.flow_groups, "1 with flow_base_scale")
+        _check(not self.flow_groups_shared or self.flow_groups > 1, "flow_groups_shared",
+               self.flow_groups_shared, "False unless flow_groups > 1 (it shares their stack)")
         _check(self.flow_groups_temperature >= 0, "flow_groups_temperature",
                self.flow_groups_temperature, "a number >= 0 (0: fixed equal group weights)")
         _check(not self.flow_groups_temperature or (self.flow_groups > 1

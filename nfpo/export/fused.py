@@ -79,9 +79,13 @@ class FusedFlowPush(nn.Module):
         self.register_buffer("shift", base.center(torch.zeros(1, policy.act_dim))[0].detach()
                              if mixture else None)
         self.mixture_std = float(base.scale()) if mixture else 1.0
+        code = policy.group_code()  # what a shared mixture stack reads after h(s)
+        self.register_buffer("group_code", None if code is None else code.detach())
 
     def forward(self, obs: Tensor, z: Tensor) -> Tensor:
         h = self.encoder(obs)
+        if self.group_code is not None:
+            h = torch.cat([h, self.group_code.to(h).expand(h.shape[0], -1)], -1)
         if self.shift is not None:
             z = self.shift + self.mixture_std * z
         if self.sigma is not None:

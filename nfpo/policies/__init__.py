@@ -35,7 +35,8 @@ def make_policy(cfg: PolicyConfig, obs_dim: int, act_dim: int) -> Policy:
                   base_mixture_learn_std=cfg.flow_base_mixture_learn_std,
                   base_mixture_prior=cfg.flow_groups_temperature > 0)
     if cfg.flow_groups > 1:
-        return FlowMixturePolicy(obs_dim, act_dim, cfg.flow_groups, **kwargs)
+        return FlowMixturePolicy(obs_dim, act_dim, cfg.flow_groups, cfg.flow_groups_shared,
+                                 **kwargs)
     return FlowPolicy(obs_dim, act_dim, **kwargs)
 
 def make_critic(cfg: PolicyConfig, obs_dim: int) -> Critic:

@@ -189,6 +189,11 @@ class FlowPolicy(Policy):
         picks the one of its center component)."""
         return self.flow
 
+    def group_code(self) -> Tensor | None:
+        """What the push's stack reads after h(s): nothing here (a mixture of flows with a
+        shared stack reads its group's one-hot)."""
+        return None
+
     def push(self, obs: Tensor, z: Tensor) -> Tensor:
         """u = f(base(z); h(obs)) for standard-normal ``z`` ``[B, D]`` (see module docstring
         for a mixture base)."""

@@ -75,7 +75,8 @@ class FlowMixturePolicy(FlowPolicy):
     docstring). ``self.flow`` is group 0's stack, ``self.group_flows`` the others';
     ``group_of`` ``[M]`` maps each lump to its group."""
 
-    def __init__(self, obs_dim: int, act_dim: int, groups: int, **kwargs) -> None:
+    def __init__(self, obs_dim: int, act_dim: int, groups: int, shared: bool = False,
+                 **kwargs) -> None:
         super().__init__(obs_dim, act_dim, **kwargs)
         if not isinstance(self.base_dist, GaussianMixture):
             raise ValueError("a mixture of flows needs a mixture base (flow_base_mixture >= 2)")
@@ -84,29 +85,55 @@ class FlowMixturePolicy(FlowPolicy):
                              f"lumps ({len(self.base_dist.means)})")
         if self.base_log_std is not None:
             raise ValueError("a mixture of flows takes no base scale (flow_base_scale)")
+        self.num_groups, self.shared = groups, shared
+        if shared:  # one stack; its context is [h(s), one_hot(g)]
+            act, ctx, *rest = self._stack_args
+            self._stack_args = (act, ctx + groups, *rest)
+            self.flow = coupling_stack(*self._stack_args)
         self.group_flows = nn.ModuleList(coupling_stack(*self._stack_args)
-                                         for _ in range(groups - 1))
+                                         for _ in range(0 if shared else groups - 1))
         self.register_buffer("group_of", group_lumps(self.base_dist.means, groups))
 
     @property
     def stacks(self) -> list[FlowSequence]:
-        """The G coupling stacks, group 0 first."""
+        """The coupling stacks, group 0 first (one, read by every group, when shared)."""
         return [self.flow, *self.group_flows]
 
-    def _group_log_q(self, z: Tensor, group: int) -> Tensor:
-        """log q_g(z) - log W_g: the base density of group g's lumps, renormalized ``[B]``."""
+    def _context(self, h: Tensor, group: Tensor) -> Tensor:
+        """The conditioners' context of rows in ``group`` ``[B]``: h ``[B, C]``, or with a
+        shared stack [h, one_hot(g)] ``[B, C + G]``."""
+        if not self.shared:
+            return h
+        return torch.cat([h, nn.functional.one_hot(group, self.num_groups).to(h.dtype)], 1)
+
+    def group_code(self) -> Tensor | None:
+        """The one-hot ``[G]`` of the deterministic push's group a shared stack reads after
+        h(s) (None for one stack per group): ``nfpo.export`` appends it to h."""
+        if not self.shared:
+            return None
+        g = self.group_of[self.base_dist.center_index()]
+        return nn.functional.one_hot(g, self.num_groups).to(self.base_dist.means.dtype)
+
+    def _group_log_q(self, z: Tensor, group: Tensor) -> Tensor:
+        """log q_g(z) - log W_g for each row's group ``group`` ``[B]``: the base density of
+        its group's lumps, renormalized ``[B]``."""
         base: GaussianMixture = self.base_dist  # type: ignore[assignment]
-        inside = self.group_of == group
-        lp = base.component_log_probs(z)[:, inside]
-        return torch.logsumexp(lp, 1) - torch.logsumexp(base.log_weights()[inside], 0)
+        outside = (self.group_of[None, :] != group[:, None]).to(z.dtype) * -1e30  # [B, M]
+        groups = torch.arange(self.num_groups, device=z.device)
+        other = (self.group_of[None, :] != groups[:, None]).to(z.dtype) * -1e30  # [G, M]
+        log_w = torch.logsumexp(base.log_weights() + other, 1)  # [G]
+        return torch.logsumexp(base.component_log_probs(z) + outside, 1) - log_w[group]
 
     def _per_group(self, fn: Callable[..., Tensor], *rows_of: Tensor, group: Tensor) -> Tensor:
-        """``fn(i, stack, *tensors[rows])`` for each group's rows, gathered back ``[B, ...]``."""
+        """``fn(stack, *tensors[rows], group[rows])`` for each group's rows, gathered back
+        ``[B, ...]``; one call on every row with a shared stack."""
+        if self.shared:
+            return fn(self.flow, *rows_of, group)
         out = None
         for i, stack in enumerate(self.stacks):
             rows = group == i
             if rows.any():
-                val = fn(i, stack, *(t[rows] for t in rows_of))
+                val = fn(stack, *(t[rows] for t in rows_of), group[rows])
                 if out is None:
                     out = val.new_zeros((len(group), *val.shape[1:]))
                 out[rows] = val
@@ -124,9 +151,9 @@ class FlowMixturePolicy(FlowPolicy):
             base.draw_components(obs.shape[0], obs.device)
         z, h, g = base.sample(obs.shape[0], obs, k), self.encoder(obs), self.group_of[k]
 
-        def push(i: int, stack: FlowSequence, z: Tensor, h: Tensor) -> Tensor:
-            u, logdet = stack(z, h)
-            return torch.cat([u, (self._group_log_q(z, i) - logdet)[:, None]], 1)
+        def push(stack: FlowSequence, z: Tensor, h: Tensor, g: Tensor) -> Tensor:
+            u, logdet = stack(z, self._context(h, g))
+            return torch.cat([u, (self._group_log_q(z, g) - logdet)[:, None]], 1)
         out = self._per_group(push, z, h, group=g)
         u = out[:, :-1]
         return u, (out[:, -1] if component is not None else self.log_prob_raw(obs, u))
@@ -137,14 +164,15 @@ class FlowMixturePolicy(FlowPolicy):
         ``[B]`` the group's own log pi_g(u|s) (one pass per sample)."""
         h = self.encoder(obs)
         if component is not None:
-            def score(i: int, stack: FlowSequence, u: Tensor, h: Tensor) -> Tensor:
-                z, logdet = stack.inverse(u, h)
-                return self._group_log_q(z, i) + logdet
+            def score(stack: FlowSequence, u: Tensor, h: Tensor, g: Tensor) -> Tensor:
+                z, logdet = stack.inverse(u, self._context(h, g))
+                return self._group_log_q(z, g) + logdet
             return self._per_group(score, u, h, group=self.group_of[component.to(u.device)])
         base: GaussianMixture = self.base_dist  # type: ignore[assignment]
         per_group = []
-        for i, stack in enumerate(self.stacks):
-            z, logdet = stack.inverse(u, h)
+        for i in range(self.num_groups):
+            g = torch.full((len(u),), i, dtype=torch.long, device=u.device)
+            z, logdet = self._stack(i).inverse(u, self._context(h, g))
             outside = (self.group_of != i).to(z.dtype) * -1e30  # [M]: other groups' lumps
             per_group.append(torch.logsumexp(base.component_log_probs(z) + outside, 1) + logdet)
         return torch.logsumexp(torch.stack(per_group, 1), 1)
@@ -152,29 +180,37 @@ class FlowMixturePolicy(FlowPolicy):
     def group_weights(self) -> Tensor:
         """W_g = sum of the weights of group g's lumps ``[G]`` (no gradient)."""
         w = self.base_dist.probs().cpu()
-        return w.new_zeros(len(self.stacks)).index_add_(0, self.group_of.cpu(), w)
+        return w.new_zeros(self.num_groups).index_add_(0, self.group_of.cpu(), w)
 
     def set_group_weights(self, weights: Tensor) -> None:
         """Set W ``[G]`` (needs a base built with a prior, ``flow_groups_temperature``): lump
         k's prior log-weight becomes log W_g(k) - log |g(k)|, uniform within its group, so
         each group's own density pi_g is unchanged."""
         base: GaussianMixture = self.base_dist  # type: ignore[assignment]
-        counts = torch.bincount(self.group_of, minlength=len(self.stacks)).double()
+        counts = torch.bincount(self.group_of, minlength=self.num_groups).double()
         base.set_prior((weights.to(counts).log() - counts.log())[self.group_of])
 
     def critic_conditions(self) -> int:
         """A conditioned critic (``flow_base_mixture_condition``) reads the group: G."""
-        return len(self.stacks)
+        return self.num_groups
 
     def critic_condition(self, component: Tensor) -> Tensor:
         return self.group_of[component]
 
+    def _stack(self, group: int) -> FlowSequence:
+        """The coupling stack of group ``group`` (the one stack when shared)."""
+        return self.flow if self.shared else self.stacks[group]
+
     def push_flow(self) -> FlowSequence:
         """The stack of the base's center lump k* (the deterministic action's)."""
-        return self.stacks[int(self.group_of[self.base_dist.center_index()])]
+        return self._stack(int(self.group_of[self.base_dist.center_index()]))
 
     def push(self, obs: Tensor, z: Tensor) -> Tensor:
-        return self.push_flow()(self.base_dist.center(z), self.encoder(obs))[0]
+        h = self.encoder(obs)
+        code = self.group_code()
+        if code is not None:
+            h = torch.cat([h, code.to(h).expand(len(h), -1)], 1)
+        return self.push_flow()(self.base_dist.center(z), h)[0]
 
     @torch.no_grad()
     def diagnostics(self, obs: Tensor) -> dict[str, float]:
@@ -183,6 +219,7 @@ class FlowMixturePolicy(FlowPolicy):
         base: GaussianMixture = self.base_dist  # type: ignore[assignment]
         k = base.draw_components(obs.shape[0], obs.device)
         z, h, g = base.sample(obs.shape[0], obs, k), self.encoder(obs), self.group_of[k]
-        logdet = self._per_group(lambda i, stack, z, h: stack(z, h)[1], z, h, group=g)
+        logdet = self._per_group(lambda stack, z, h, g: stack(z, self._context(h, g))[1],
+                                 z, h, group=g)
         return {"flow/logdet_mean": logdet.mean().item(), "flow/logdet_min": logdet.min().item(),
-                "flow/logdet_max": logdet.max().item(), "flow/groups": float(len(self.stacks))}
+                "flow/logdet_max": logdet.max().item(), "flow/groups": float(self.num_groups)}
