@@ -11,9 +11,9 @@ from nfpo.policies.flow_mixture import group_lumps
 from tests.conftest import randomize
 
 
-def mixture(groups=4, lumps=16, scale=0.05, seed=0):
+def mixture(groups=4, lumps=16, scale=0.05, seed=0, shared=False):
     torch.manual_seed(seed)
-    pol = FlowMixturePolicy(3, 2, groups, hidden=(16, 16), base_mixture=lumps,
+    pol = FlowMixturePolicy(3, 2, groups, shared, hidden=(16, 16), base_mixture=lumps,
                             base_mixture_init="sphere").double()
     means = pol.base_dist.means.detach().clone()
     randomize(pol, scale, seed)
@@ -22,8 +22,9 @@ def mixture(groups=4, lumps=16, scale=0.05, seed=0):
     return pol
 
 
-def test_density_integrates_to_one_and_sampling_scores_the_same():
-    pol = mixture()
+@pytest.mark.parametrize("shared", [False, True])
+def test_density_integrates_to_one_and_sampling_scores_the_same(shared):
+    pol = mixture(scale=0.1, shared=shared)
     obs = torch.randn(1, 3, dtype=torch.float64)
     g = torch.linspace(-7, 7, 500, dtype=torch.float64)
     grid = torch.stack(torch.meshgrid(g, g, indexing="ij"), -1).reshape(-1, 2)
@@ -34,9 +35,9 @@ def test_density_integrates_to_one_and_sampling_scores_the_same():
     assert torch.allclose(logp, pol.log_prob_raw(obs.expand(64, 3), u))
 
 
-@pytest.mark.parametrize("group", [0, 2])
-def test_each_groups_density_integrates_to_one(group):
-    pol = mixture(scale=0.1)
+@pytest.mark.parametrize("group,shared", [(0, False), (2, False), (2, True)])
+def test_each_groups_density_integrates_to_one(group, shared):
+    pol = mixture(scale=0.1, shared=shared)
     obs = torch.randn(1, 3, dtype=torch.float64)
     g = torch.linspace(-7, 7, 500, dtype=torch.float64)
     grid = torch.stack(torch.meshgrid(g, g, indexing="ij"), -1).reshape(-1, 2)
@@ -91,17 +92,49 @@ def test_group_lumps_keeps_neighbours_together():
         assert min(max((j - i) % 16 for j in idx) for i in idx) == 3, (g, idx, gaps)
 
 
-def test_export_push_uses_the_center_lumps_stack():
+@pytest.mark.parametrize("shared", [False, True])
+def test_export_push_uses_the_center_lumps_stack(shared):
     from nfpo.export.fused import FusedFlowPush
 
-    pol = mixture(scale=0.3).float()
+    pol = mixture(scale=0.3, shared=shared).float()
     obs, z = torch.randn(50, 3), torch.randn(50, 2)
     with torch.no_grad():
         k = pol.base_dist.center_index()
-        stack = pol.stacks[int(pol.group_of[k])]
-        want = stack(pol.base_dist.means[k] + pol.base_dist.scale() * z, obs)[0]
+        g = int(pol.group_of[k])
+        stack = pol.flow if shared else pol.stacks[g]
+        ctx = torch.cat([obs, torch.eye(4)[g].expand(50, 4)], 1) if shared else obs
+        want = stack(pol.base_dist.means[k] + pol.base_dist.scale() * z, ctx)[0]
         assert torch.allclose(pol.push(obs, z), want)
         assert torch.allclose(FusedFlowPush(pol)(obs, z), want, atol=1e-5)
+
+
+def test_a_shared_stack_reads_each_groups_code():
+    """--flow-groups-shared: one stack (a quarter of four stacks' weights) whose conditioners
+    read [h(s), one_hot(g)]: groups push the same base point differently, a held group's
+    samples score by that group's context, and its gradient reaches the shared weights and
+    its own code column, never another group's."""
+    pol, sep = mixture(scale=0.3, shared=True), mixture(scale=0.3)
+    assert len(pol.stacks) == 1 and pol.num_groups == 4 and pol.critic_conditions() == 4
+    n_shared = sum(p.numel() for p in pol.flow.parameters())
+    n_sep = sum(p.numel() for s in sep.stacks for p in s.parameters())
+    assert n_shared < 0.3 * n_sep
+    obs, z = torch.randn(8, 3, dtype=torch.float64), torch.randn(8, 2, dtype=torch.float64)
+    with torch.no_grad():
+        pushed = [pol.flow(z, torch.cat([obs, torch.eye(4, dtype=obs.dtype)[g].expand(8, 4)],
+                                        1))[0] for g in range(4)]
+    assert min((a - b).abs().max() for i, a in enumerate(pushed) for b in pushed[i + 1:]) > 1e-3
+    k = torch.nonzero(pol.group_of == 1).ravel()
+    comp = k[torch.arange(64) % len(k)]
+    obs = torch.randn(64, 3, dtype=torch.float64)
+    u, _ = pol.rsample_raw(obs, component=comp)
+    pol.log_prob_raw(obs, u.detach(), comp).mean().backward()
+    first = pol.flow.layers[0].net[0].weight.grad  # columns: [h (3), code (4), action (2)]
+    assert first[:, :3].abs().max() > 1e-4 and first[:, 4].abs().max() > 1e-4
+    assert first[:, [3, 5, 6]].abs().max() == 0.0
+    from nfpo.config import PolicyConfig
+
+    with pytest.raises(Exception, match="flow_groups_shared.*flow_groups > 1"):
+        PolicyConfig(kind="flow", flow_groups_shared=True).validate()
 
 
 @pytest.mark.parametrize("kwargs,needle", [

@@ -30,7 +30,8 @@ def cfg_for(run_dir, env, kind, randomize="", outcome_bonus=0.0, hold=False):
         cfg.policy.flow_base_mixture_init = "sphere"
         cfg.policy.flow_base_mixture_condition = hold == "condition"  # critic reads it
         cfg.ppo.lump_balance = 1.0 if hold == "lumps" else 0.0  # neighbourhood offsets
-        cfg.policy.flow_groups = 2 if hold in ("groups", "weights") else 1  # two flows
+        cfg.policy.flow_groups = 2 if hold in ("groups", "weights", "shared") else 1
+        cfg.policy.flow_groups_shared = hold == "shared"  # ... one stack, read with g's code
         if hold == "weights":  # ... whose weights follow their returns from the start
             cfg.policy.flow_groups_temperature, cfg.policy.flow_groups_start = 0.5, 0.0
     cfg.ppo.num_steps, cfg.ppo.num_minibatches, cfg.ppo.num_epochs = 64, 2, 2
@@ -67,6 +68,7 @@ def rows(run_dir):
     ("nfpo/MultiGoal-v0", "flow", "", 0.0, "lumps"),  # ... balanced by neighbourhood
     ("nfpo/MultiGoal-v0", "flow", "", 0.0, "groups"),  # ... pushed by one flow per group
     ("nfpo/MultiGoal-v0", "flow", "", 0.0, "weights"),  # ... weighted by the groups' returns
+    ("nfpo/MultiGoal-v0", "flow", "", 0.0, "shared"),  # ... sharing one stack
 ])
 def test_interrupted_and_resumed_equals_uninterrupted(tmp_path, env, kind, randomize, outcome,
                                                       hold):

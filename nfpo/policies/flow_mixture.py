@@ -30,6 +30,12 @@ The trajectory's probability is W_g prod_t pi_g(a_t|s_t) with W_g fixed during a
 the per-step ratio pi_g / pi_g_old is PPO's ratio for the agent that holds g. The weights are
 equal, or (``flow_groups_temperature``) set between updates from the groups' returns
 (``set_group_weights``, ``nfpo.algo.group_weights``); pi_g does not depend on them.
+
+``shared`` (``--flow-groups-shared``): one stack f for every group, whose conditioners read
+the group's one-hot e_g next to h(s), u = f(z; [h(s), e_g]); the formulas above hold with
+f_g = f(.; [., e_g]). A group's samples then move the shared weights (what it learns about the
+task reaches every group) and its own code's input column, never another group's; everything
+is one pass over the batch (~ a single flow's cost instead of G x).
 """
 
 from __future__ import annotations
