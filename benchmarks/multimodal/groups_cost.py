@@ -28,6 +28,12 @@ ARMS = {
                                    "--flow-base-mixture-std 1.0 --flow-base-mixture-init sphere "
                                    "--flow-base-mixture-hold --flow-groups 4 "
                                    "--flow-base-mixture-condition",
+    "mixture of 4 flows, one shared stack, V(s, g)": "--policy flow --flow-base-mixture 4 "
+                                                     "--flow-base-mixture-std 1.0 "
+                                                     "--flow-base-mixture-init sphere "
+                                                     "--flow-base-mixture-hold --flow-groups 4 "
+                                                     "--flow-base-mixture-condition "
+                                                     "--flow-groups-shared",
 }
 
 

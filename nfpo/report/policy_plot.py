@@ -126,6 +126,7 @@ def plot_policies(run_dirs: list[Path], out: Path, states: list[np.ndarray] | No
         if p.kind == "flow" and p.flow_groups > 1:  # one diagonal layer per group: Gaussians
             gauss = p.flow_transform == "diagonal" and p.flow_layers == 1
             kind = f"mixture of {p.flow_groups} " + ("Gaussians" if gauss else "flows")
+            kind += " (one shared stack)" if p.flow_groups_shared else ""
         elif mix:
             kind += f", {mix}-mixture base"
         if p.holds_components:
