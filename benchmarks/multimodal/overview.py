@@ -55,13 +55,17 @@ STUDIES = {
     "_multigoal_groups_weights": "a mixture of 4 flows, held, V(s, g), entropy 0.05 -> 0, "
                                  "group weights following returns from 2/3 at T 0.5 "
                                  "(multigoal_groups_weights.toml)",
+    "_fork_groups_shared": "a mixture of 4 flows sharing one coupling stack (group one-hot "
+                           "in the context), held, V(s, g), entropy 0.05 -> 0; fixed weights "
+                           "or weights from 2/3 at T 0.5 (fork_groups_shared.toml)",
 }
 # studies whose summary re-reads earlier grids for comparison: only their own arms are listed
 OWN_ARMS = {"_multigoal_groups_gauss": {"gauss-groups4-cond"},
             "_fork_groups_anneal": {"flow-groups4-anneal", "gaussian-anneal"},
             "_fork_groups_gauss": {"gauss-groups4-anneal"}, "_sphere4_gauss": {"gmm16"},
             "_fork_groups_weights": {"flow-groups4-weights", "flow-groups4-weights-late"},
-            "_multigoal_groups_weights": {"flow-groups4-weights"}}
+            "_multigoal_groups_weights": {"flow-groups4-weights"},
+            "_fork_groups_shared": {"flow-groups4-shared", "flow-groups4-shared-weights"}}
 
 
 def task_name(row: dict) -> str:

@@ -78,8 +78,9 @@ def group_lumps(means: Tensor, groups: int, iters: int = 20) -> Tensor:
 
 class FlowMixturePolicy(FlowPolicy):
     """``FlowPolicy`` with ``groups`` coupling stacks over one mixture base (module
-    docstring). ``self.flow`` is group 0's stack, ``self.group_flows`` the others';
-    ``group_of`` ``[M]`` maps each lump to its group."""
+    docstring). ``self.flow`` is group 0's stack, ``self.group_flows`` the others' (with
+    ``shared``: ``self.flow`` is every group's stack, read with the group's one-hot, and
+    ``group_flows`` is empty); ``group_of`` ``[M]`` maps each lump to its group."""
 
     def __init__(self, obs_dim: int, act_dim: int, groups: int, shared: bool = False,
                  **kwargs) -> None:
@@ -124,11 +125,12 @@ class FlowMixturePolicy(FlowPolicy):
         """log q_g(z) - log W_g for each row's group ``group`` ``[B]``: the base density of
         its group's lumps, renormalized ``[B]``."""
         base: GaussianMixture = self.base_dist  # type: ignore[assignment]
-        outside = (self.group_of[None, :] != group[:, None]).to(z.dtype) * -1e30  # [B, M]
-        groups = torch.arange(self.num_groups, device=z.device)
-        other = (self.group_of[None, :] != groups[:, None]).to(z.dtype) * -1e30  # [G, M]
-        log_w = torch.logsumexp(base.log_weights() + other, 1)  # [G]
-        return torch.logsumexp(base.component_log_probs(z) + outside, 1) - log_w[group]
+        lp, lw = base.component_log_probs(z), base.log_weights()
+        out = z.new_empty(len(z))
+        for i in group.unique().tolist():
+            rows, inside = group == i, self.group_of == i
+            out[rows] = torch.logsumexp(lp[rows][:, inside], 1) - torch.logsumexp(lw[inside], 0)
+        return out
 
     def _per_group(self, fn: Callable[..., Tensor], *rows_of: Tensor, group: Tensor) -> Tensor:
         """``fn(stack, *tensors[rows], group[rows])`` for each group's rows, gathered back
