@@ -58,6 +58,12 @@ STUDIES = {
     "_fork_groups_shared": "a mixture of 4 flows sharing one coupling stack (group one-hot "
                            "in the context), held, V(s, g), entropy 0.05 -> 0; fixed weights "
                            "or weights from 2/3 at T 0.5 (fork_groups_shared.toml)",
+    "_fork_groups_encoder": "a mixture of 4 flows with a shared observation encoder (64), "
+                            "held, V(s, g), entropy 0.05 -> 0, weights from 2/3 at T 0.5 "
+                            "(fork_groups_encoder.toml)",
+    "_fork_groups_weights_2x": "a mixture of 4 flows, held, V(s, g), weights from 2/3 at T 0.5, "
+                               "and the Gaussian, entropy 0.05 -> 0, at twice the budget, 614k "
+                               "steps (fork_groups_weights_2x.toml)",
 }
 # studies whose summary re-reads earlier grids for comparison: only their own arms are listed
 OWN_ARMS = {"_multigoal_groups_gauss": {"gauss-groups4-cond"},
@@ -65,7 +71,8 @@ OWN_ARMS = {"_multigoal_groups_gauss": {"gauss-groups4-cond"},
             "_fork_groups_gauss": {"gauss-groups4-anneal"}, "_sphere4_gauss": {"gmm16"},
             "_fork_groups_weights": {"flow-groups4-weights", "flow-groups4-weights-late"},
             "_multigoal_groups_weights": {"flow-groups4-weights"},
-            "_fork_groups_shared": {"flow-groups4-shared", "flow-groups4-shared-weights"}}
+            "_fork_groups_shared": {"flow-groups4-shared", "flow-groups4-shared-weights"},
+            "_fork_groups_encoder": {"flow-groups4-encoder-weights"}}
 
 
 def task_name(row: dict) -> str:
