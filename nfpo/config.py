@@ -175,8 +175,9 @@ class PolicyConfig:
     flow_groups_shared: bool = False
     """a mixture of flows with one coupling stack for every group: its conditioners read the
     group's one-hot next to the observation, pi_g(u|s) = pi(u|s, g), so what one group learns
-    about the task reaches the others, at ~one flow's compute instead of G x
-    (nfpo.policies.flow_mixture). Needs flow_groups > 1."""
+    about the task reaches the others, in one pass instead of G (nfpo.policies.flow_mixture).
+    Measured negative on ForkReach: the groups share the side too (one side in 5 of 6 runs;
+    docs/multimodal.md). Needs flow_groups > 1."""
     flow_groups_temperature: float = 0.0
     """a mixture of held flows' group weights follow the groups' returns (flow_groups > 1 and
     flow_base_mixture_hold): after ``flow_groups_start`` of training, before each rollout,

@@ -35,7 +35,8 @@ equal, or (``flow_groups_temperature``) set between updates from the groups' ret
 the group's one-hot e_g next to h(s), u = f(z; [h(s), e_g]); the formulas above hold with
 f_g = f(.; [., e_g]). A group's samples then move the shared weights (what it learns about the
 task reaches every group) and its own code's input column, never another group's; everything
-is one pass over the batch (~ a single flow's cost instead of G x).
+is one pass over the batch (training at G = 4: 0.49x a single flow's steps/s, against 0.33x
+for G stacks; benchmarks/multimodal/groups_cost.json).
 """
 
 from __future__ import annotations
