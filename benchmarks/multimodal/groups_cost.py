@@ -20,20 +20,15 @@ from pathlib import Path
 COMMON = ("--env nfpo/MultiGoal-v0 --num-envs 16 --num-steps 64 --num-minibatches 4 "
           "--action-bound tanh --ent-coef 0.05 --ent-coef-final 0 --seed 1 --no-progress "
           "--torch-threads 1 --eval-episodes 0 --no-report --no-tensorboard")
+MIXTURE = ("--policy flow --flow-base-mixture 4 --flow-base-mixture-std 1.0 "
+           "--flow-base-mixture-init sphere --flow-base-mixture-hold --flow-groups 4 "
+           "--flow-base-mixture-condition")
 ARMS = {
     "gaussian": "--policy gaussian",
     "flow, 16 held lumps": "--policy flow --flow-base-mixture 16 --flow-base-mixture-init sphere "
                            "--flow-base-mixture-hold",
-    "mixture of 4 flows, V(s, g)": "--policy flow --flow-base-mixture 4 "
-                                   "--flow-base-mixture-std 1.0 --flow-base-mixture-init sphere "
-                                   "--flow-base-mixture-hold --flow-groups 4 "
-                                   "--flow-base-mixture-condition",
-    "mixture of 4 flows, one shared stack, V(s, g)": "--policy flow --flow-base-mixture 4 "
-                                                     "--flow-base-mixture-std 1.0 "
-                                                     "--flow-base-mixture-init sphere "
-                                                     "--flow-base-mixture-hold --flow-groups 4 "
-                                                     "--flow-base-mixture-condition "
-                                                     "--flow-groups-shared",
+    "mixture of 4 flows, V(s, g)": MIXTURE,
+    "mixture of 4 flows, one shared stack, V(s, g)": MIXTURE + " --flow-groups-shared",
 }
 
 

@@ -28,6 +28,7 @@ def lump_rows(run: Path, episodes: int, max_steps: int = 200, checkpoint: int | 
               ) -> list[dict]:
     cfg, agent, _ = load_run(run, checkpoint)
     groups = getattr(agent.policy, "group_of", None)
+    weights = agent.policy.group_weights() if groups is not None else None
     env = make_env(cfg.env.id, cfg.env.kwargs())
     torch.manual_seed(0)
     m = cfg.policy.flow_base_mixture if cfg.policy.kind == "flow" else 0
@@ -51,7 +52,7 @@ def lump_rows(run: Path, episodes: int, max_steps: int = 200, checkpoint: int | 
                      "modes": {str(g): modes.count(g) for g in sorted(set(modes))}})
         if groups is not None:
             g = int(groups[k])
-            rows[-1].update(group=g, weight=float(agent.policy.group_weights()[g]))
+            rows[-1].update(group=g, weight=float(weights[g]))
     return rows
 
 

@@ -215,11 +215,8 @@ class FlowMixturePolicy(FlowPolicy):
         return self._stack(int(self.group_of[self.base_dist.center_index()]))
 
     def push(self, obs: Tensor, z: Tensor) -> Tensor:
-        h = self.encoder(obs)
-        code = self.group_code()
-        if code is not None:
-            h = torch.cat([h, code.to(h).expand(len(h), -1)], 1)
-        return self.push_flow()(self.base_dist.center(z), h)[0]
+        g = self.group_of[self.base_dist.center_index()].expand(len(obs))
+        return self.push_flow()(self.base_dist.center(z), self._context(self.encoder(obs), g))[0]
 
     @torch.no_grad()
     def diagnostics(self, obs: Tensor) -> dict[str, float]:
