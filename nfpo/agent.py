@@ -82,6 +82,17 @@ class Agent(nn.Module):
         onehot = nn.functional.one_hot(index, self.critic_components)
         return torch.cat([xc, onehot.to(xc.dtype)], 1)
 
+    def group_parts(self, dst: int, src: int) -> list[tuple[Tensor, Any, Tensor, Any]]:
+        """The policy's ``group_parts`` (a mixture of flows: what makes group ``dst`` a copy
+        of ``src``) and, when the critic reads the group, its first layer's input column of
+        group src into dst's: V(s, dst) = V(s, src) after the copy."""
+        parts = self.policy.group_parts(dst, src)
+        if self.critic_components:
+            w = self.critic.net[0].weight  # [H, C + G]: the one-hot columns last
+            c = w.shape[1] - self.critic_components
+            parts.append((w, (slice(None), c + dst), w, (slice(None), c + src)))
+        return parts
+
     def norm_numpy(self, obs: np.ndarray, critic_obs: np.ndarray
                    ) -> tuple[np.ndarray, np.ndarray]:
         """``norm`` and ``norm_critic`` of float32 numpy observations, in numpy (the trainer's

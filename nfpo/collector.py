@@ -74,6 +74,10 @@ class Collector:
         self.group_weights = GroupWeights(pc.flow_groups, pc.flow_groups_temperature,
                                           pc.flow_groups_floor) \
             if pc.flow_groups_temperature else None
+        self.restarts = bool(pc.flow_groups_restart)  # lagging groups restart (runner)
+        # episode descriptors (mean normalized obs and action) for the bonus, the mode
+        # balance and the restarts' nearest donor
+        self.describe = self.outcome is not None or self.modes is not None or self.restarts
         self.metrics: dict[str, float] = {}  # of the last rollout (mode balance, groups)
         self.running: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # set by start
         # persistent exploration (AR(1) base noise or a held mixture component), if any
@@ -120,13 +124,14 @@ class Collector:
                 self.noise.restart(done)
             ep_ret += reward
             ep_len += 1
+            ended = self.descr.pop_ended(x.cpu().numpy(), a, done) if self.describe else {}
             if self.group_weights is not None and k is not None and done.any():
-                kept = done & ~dropped
-                self.group_weights.observe(agent.policy.group_of.cpu()[k.cpu()].numpy()[kept],
-                                           ep_ret[kept])
+                kept = np.flatnonzero(done & ~dropped)
+                self.group_weights.observe(
+                    agent.policy.group_of.cpu()[k.cpu()].numpy()[kept], ep_ret[kept],
+                    np.array([ended[i] for i in kept]) if self.restarts else None)
             self._book_episodes(info, done, dropped, ep_ret, ep_len)
-            if self.outcome is not None or self.modes is not None:  # episode descriptors
-                ended = self.descr.pop_ended(x.cpu().numpy(), a, done)
+            if self.outcome is not None or self.modes is not None:
                 if self.outcome is not None:  # outcome-entropy bonus at each episode's end
                     reward = self.outcome.add_to_rewards(ended, done & ~dropped, reward)
                 if self.modes is not None:
@@ -156,7 +161,9 @@ class Collector:
             w, r = agent.policy.group_weights().tolist(), self.group_weights.returns
             self.metrics = {**self.metrics, **{f"groups/weight{g}": v for g, v in enumerate(w)},
                             **{f"groups/return{g}": float(v) for g, v in enumerate(r)},
-                            "groups/sigma": self._return_scale()}
+                            "groups/sigma": self.return_scale()}
+            if self.restarts:
+                self.metrics["groups/restarts"] = float(self.group_weights.restarts)
         self.nonfinite.end_update(update_idx + 1, self.stats.pending - ended_before,
                                   self.stats.dropped)
         self.running = (obs, ep_ret, ep_len)
@@ -168,11 +175,11 @@ class Collector:
         cfg = self.cfg
         if global_step < cfg.policy.flow_groups_start * cfg.run.total_steps:
             return
-        w = self.group_weights.weights(self._return_scale())
+        w = self.group_weights.weights(self.return_scale())
         if w is not None:
             self.agent.policy.set_group_weights(torch.as_tensor(w))
 
-    def _return_scale(self) -> float:
+    def return_scale(self) -> float:
         """sigma: the reward scaler's return std (1 without reward scaling)."""
         return float(np.sqrt(self.reward_scaler.var)) if self.cfg.env.scale_reward else 1.0
 

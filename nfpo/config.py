@@ -190,6 +190,13 @@ class PolicyConfig:
     """fraction of training before the group weights start to follow the returns."""
     flow_groups_floor: float = 0.1
     """f: the share of the group weights that stays uniform (each group keeps >= f / G)."""
+    flow_groups_restart: float = 0.0
+    """while the group weights follow the returns, restart a group stuck far behind: before
+    a rollout, the group with the lowest running return, if more than this many sigma below
+    the best, becomes a copy (stack, lumps, critic column, Adam state) of the good group
+    (within this gap of the best) whose episodes went nearest to its own, by their mean
+    normalized observation and action (nfpo.algo.group_restart). 0: never. Needs
+    flow_groups_temperature > 0 and separate stacks."""
     noise_correlation: float = 0.0
     """exploration: AR(1) correlation rho of each env's base noise across the steps of an
     episode, z_t = rho z_(t-1) + sqrt(1 - rho^2) e_t (nfpo.policies.noise). 0: i.i.d. samples;
@@ -238,6 +245,12 @@ class PolicyConfig:
                "a fraction in [0, 1]")
         _check(0 <= self.flow_groups_floor <= 1, "flow_groups_floor", self.flow_groups_floor,
                "a fraction in [0, 1]")
+        _check(self.flow_groups_restart >= 0, "flow_groups_restart", self.flow_groups_restart,
+               "a number >= 0 (0: no restarts)")
+        _check(not self.flow_groups_restart or (self.flow_groups_temperature
+                                                and not self.flow_groups_shared),
+               "flow_groups_restart", self.flow_groups_restart, "0 unless "
+               "flow_groups_temperature > 0 and not flow_groups_shared (it copies a stack)")
         _check(not self.flow_base_mixture_condition or self.flow_base_mixture_hold,
                "flow_base_mixture_condition", self.flow_base_mixture_condition,
                "False unless flow_base_mixture_hold (it conditions on the held component)")

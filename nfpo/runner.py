@@ -18,6 +18,7 @@ from nfpo import rng
 from nfpo.agent import Agent, resolve_device
 from nfpo.algo import PPO
 from nfpo.algo.diagnostics import rollout_stats
+from nfpo.algo.group_restart import copy_parts
 from nfpo.collector import Collector
 from nfpo.config import TrainConfig
 from nfpo.envs import env_spec, import_env_modules, make_vec_env, parse_perturb
@@ -191,6 +192,7 @@ class Trainer:
         """One rollout and PPO update; returns (the update's metrics, its wall-clock seconds)
         and advances the counters."""
         t0 = time.perf_counter()
+        self._restart_lagging_group()
         self.rollout()
         t_roll = time.perf_counter() - t0
         metrics = self.ppo.update(self.storage)
@@ -213,6 +215,19 @@ class Trainer:
         """Fill the storage with one rollout continuing the running episodes (after
         ``collector.start``; ``Collector.collect``)."""
         self.collector.collect(self.ppo.ent_reward_coef, self.global_step, self.update_idx)
+
+    def _restart_lagging_group(self) -> None:
+        """With ``flow_groups_restart``, while the group weights follow the returns: make the
+        lagging group, if any, a copy of its donor (``nfpo.algo.group_restart``)."""
+        pc, weights = self.cfg.policy, self.collector.group_weights
+        if not pc.flow_groups_restart or \
+                self.global_step < pc.flow_groups_start * self.cfg.run.total_steps:
+            return
+        pair = weights.lagging(self.collector.return_scale(), pc.flow_groups_restart)
+        if pair is not None:
+            dst, src = pair
+            copy_parts(self.agent.group_parts(dst, src), self.ppo.optimizer)
+            weights.copy(src, dst)
 
     def _check_finite_params(self) -> None:
         DivergenceGuard.check_params(self.agent, self.update_idx, self._last_good())

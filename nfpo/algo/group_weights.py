@@ -18,6 +18,17 @@ learns from), and a floor f keeps every group alive:
 The weights change between updates only and within-group densities pi_g do not depend on
 them, so PPO's ratios are unaffected. No labels: a group is an agent-side latent, its return
 what the env paid.
+
+A group the weights starve learns from few episodes and stays where it is (a detour around
+ForkReach's wall). ``lagging`` names a restart instead: the group g- with the lowest return,
+if R_best - R_g- > gap sigma, is to become a copy of the donor
+
+    g+ = argmin_{g : R_best - R_g <= gap sigma} ||d_g - d_g-||,
+
+the good group whose running mean episode descriptor d_g (mean normalized observation and
+action of its episodes, ``nfpo.algo.outcome.EpisodeDescriptors``) is nearest: where it went,
+so a copy stays on the lagging group's side of a fork when a good group is there. The copy
+(``nfpo.algo.group_restart``) starts with the donor's R and d.
 """
 
 from __future__ import annotations
@@ -29,8 +40,9 @@ import numpy as np
 
 
 class GroupWeights:
-    """``observe(groups, returns)`` after episodes end; ``weights(sigma)`` -> W ``[G]`` (None
-    until every group has finished an episode)."""
+    """``observe(groups, returns, descriptors)`` after episodes end; ``weights(sigma)`` -> W
+    ``[G]`` (None until every group has finished an episode); ``lagging(sigma, gap)`` -> a
+    restart (module docstring) or None."""
 
     def __init__(self, groups: int, temperature: float, floor: float = 0.1,
                  rate: float = 0.1) -> None:
@@ -38,12 +50,44 @@ class GroupWeights:
             raise ValueError(f"temperature={temperature!r}: expected a number > 0")
         self.temperature, self.floor, self.rate = temperature, floor, rate
         self.returns = np.full(groups, math.nan)  # running mean return per group
+        self.outcomes: np.ndarray | None = None  # running mean descriptor per group [G, D]
+        self.restarts = 0  # restarts done (``copy``)
 
-    def observe(self, groups: np.ndarray, returns: np.ndarray) -> None:
-        """Fold finished episodes in: their groups ``[E]`` (int) and returns ``[E]``."""
-        for g, r in zip(np.asarray(groups, dtype=np.int64), np.asarray(returns), strict=True):
-            old = self.returns[g]
-            self.returns[g] = r if math.isnan(old) else old + self.rate * (r - old)
+    def observe(self, groups: np.ndarray, returns: np.ndarray,
+                descriptors: np.ndarray | None = None) -> None:
+        """Fold finished episodes in: their groups ``[E]`` (int), returns ``[E]`` and, for
+        restarts, episode descriptors ``[E, D]``."""
+        groups = np.asarray(groups, dtype=np.int64)
+        for i, (g, r) in enumerate(zip(groups, np.asarray(returns), strict=True)):
+            first = math.isnan(self.returns[g])
+            self.returns[g] = r if first else self.returns[g] + self.rate * (r - self.returns[g])
+            if descriptors is not None:
+                if self.outcomes is None:
+                    self.outcomes = np.full((len(self.returns), descriptors.shape[1]), math.nan)
+                d = self.outcomes[g]
+                self.outcomes[g] = descriptors[i] if first else d + self.rate * (descriptors[i] - d)
+
+    def lagging(self, sigma: float, gap: float) -> tuple[int, int] | None:
+        """(g-, g+): the group to restart and its donor (module docstring), or None while no
+        group is more than ``gap`` sigma below the best (or a group has no return or
+        descriptor yet)."""
+        if self.outcomes is None or np.isnan(self.returns).any() or np.isnan(self.outcomes).any():
+            return None
+        behind = self.returns.max() - self.returns
+        worst = int(np.argmax(behind))
+        if behind[worst] <= gap * sigma:
+            return None
+        good = np.flatnonzero(behind <= gap * sigma)
+        dist = np.linalg.norm(self.outcomes[good] - self.outcomes[worst], axis=1)
+        return worst, int(good[np.argmin(dist)])
+
+    def copy(self, src: int, dst: int) -> None:
+        """Group ``dst`` restarts as a copy of ``src``: it takes src's running return and
+        descriptor."""
+        self.returns[dst] = self.returns[src]
+        if self.outcomes is not None:
+            self.outcomes[dst] = self.outcomes[src]
+        self.restarts += 1
 
     def weights(self, sigma: float) -> np.ndarray | None:
         """W ``[G]`` for return scale ``sigma`` > 0 (module docstring); None while a group has
@@ -56,7 +100,17 @@ class GroupWeights:
         return (1.0 - self.floor) * soft + self.floor / len(soft)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"returns": [None if math.isnan(r) else float(r) for r in self.returns]}
+        out: dict[str, Any] = {"returns": [None if math.isnan(r) else float(r)
+                                           for r in self.returns]}
+        if self.outcomes is not None:  # (only with restarts: older checkpoints lack it)
+            out["outcomes"] = [[None if math.isnan(v) else float(v) for v in row]
+                               for row in self.outcomes]
+            out["restarts"] = self.restarts
+        return out
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.returns = np.array([math.nan if r is None else r for r in state["returns"]])
+        if "outcomes" in state:
+            self.outcomes = np.array([[math.nan if v is None else v for v in row]
+                                      for row in state["outcomes"]])
+            self.restarts = state["restarts"]

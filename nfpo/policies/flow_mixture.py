@@ -50,6 +50,8 @@ from nfpo.flows import FlowSequence, GaussianMixture
 from nfpo.flows.distributions import farthest_points
 from nfpo.policies.flow import FlowPolicy, coupling_stack
 
+Part = tuple[Tensor, Tensor | slice, Tensor, Tensor | slice]  # dst[i] <- src[j]
+
 
 def group_lumps(means: Tensor, groups: int, iters: int = 20) -> Tensor:
     """Group index ``[M]`` (long) of each of M points ``[M, D]``: balanced k-means (each
@@ -198,6 +200,23 @@ class FlowMixturePolicy(FlowPolicy):
         base: GaussianMixture = self.base_dist  # type: ignore[assignment]
         counts = torch.bincount(self.group_of, minlength=self.num_groups).double()
         base.set_prior((weights.to(counts).log() - counts.log())[self.group_of])
+
+    def group_parts(self, dst: int, src: int) -> list[Part]:
+        """What makes group ``dst`` a copy of group ``src``: (dst parameter, its index, src
+        parameter, its index) for ``nfpo.algo.group_restart``: every weight of src's stack
+        into dst's, and src's lumps' means into dst's lumps (cyclically when the groups hold
+        different counts), so pi_dst(.|s) = pi_src(.|s) after the copy. The base's shared
+        scale and a shared encoder are not touched. Separate stacks only."""
+        if self.shared:
+            raise ValueError("restarting a group copies its stack: not with a shared stack "
+                             "(flow_groups_shared)")
+        every = slice(None)
+        parts: list[Part] = [(d, every, s, every) for d, s in zip(
+            self._stack(dst).parameters(), self._stack(src).parameters(), strict=True)]
+        rows_d, rows_s = ((self.group_of == g).nonzero().ravel() for g in (dst, src))
+        cyclic = rows_s[torch.arange(len(rows_d), device=rows_s.device) % len(rows_s)]
+        parts.append((self.base_dist.means, rows_d, self.base_dist.means, cyclic))
+        return parts
 
     def critic_conditions(self) -> int:
         """A conditioned critic (``flow_base_mixture_condition``) reads the group: G."""

@@ -1,0 +1,103 @@
+"""Restarting a lagging group of a mixture of held flows (``--flow-groups-restart``): the choice
+of the pair, the copy (densities, value, Adam state), the settings' errors. A training run with
+restarts that resumes bit-identically is in tests/test_resume.py."""
+
+import numpy as np
+import pytest
+import torch
+
+from nfpo.agent import Agent
+from nfpo.algo.group_restart import copy_parts
+from nfpo.algo.group_weights import GroupWeights
+from nfpo.config import TrainConfig
+from nfpo.errors import ConfigError
+
+
+def test_the_lagging_group_is_paired_with_the_nearest_good_group():
+    gw = GroupWeights(4, temperature=0.5, rate=1.0)
+    # returns: groups 0-2 good, 3 far behind; descriptors: 3 went near 2 and far from 0, 1
+    gw.observe(np.arange(4), np.array([-16.0, -17.0, -18.0, -35.0]),
+               np.array([[0.0, 1.0], [0.1, 1.1], [0.2, -1.0], [0.5, -1.5]]))
+    assert gw.lagging(sigma=14.0, gap=1.5) is None  # 19 < 1.5 * 14: not far enough behind
+    assert gw.lagging(sigma=14.0, gap=1.0) == (3, 2)
+    gw.returns[2] = -32.0  # group 2 behind too (but not the worst): not a donor
+    assert gw.lagging(sigma=14.0, gap=1.0) == (3, 0)
+    gw.copy(0, 3)
+    assert gw.returns[3] == -16.0 and np.array_equal(gw.outcomes[3], gw.outcomes[0])
+    assert gw.restarts == 1
+    again = GroupWeights(4, 0.5, rate=1.0)
+    again.load_state_dict(gw.state_dict())
+    assert again.state_dict() == gw.state_dict()
+    assert again.lagging(14.0, 1.0) == gw.lagging(14.0, 1.0) == (2, 0)
+
+
+def test_no_restart_before_every_group_has_a_descriptor():
+    gw = GroupWeights(2, 0.5)
+    gw.observe(np.array([0, 1]), np.array([0.0, -100.0]))  # returns only
+    assert gw.lagging(1.0, 0.1) is None
+
+
+def agent(condition=True):
+    cfg = TrainConfig()
+    p = cfg.policy
+    p.kind, p.flow_hidden, p.flow_base_mixture, p.flow_base_mixture_hold = "flow", (16, 16), 8, True
+    p.flow_base_mixture_init, p.flow_groups, p.flow_base_mixture_condition = "sphere", 4, condition
+    torch.manual_seed(0)
+    return Agent(cfg, 3, 2).double()
+
+
+def test_a_copied_group_has_the_donors_density_value_and_adam_state():
+    ag = agent()
+    pol = ag.policy
+    opt = torch.optim.Adam(ag.parameters(), lr=1e-2)
+    obs = torch.randn(64, 3, dtype=torch.float64)
+    comp = torch.arange(64) % 8
+    for _ in range(3):  # move every group's stack and the critic apart; fill Adam's state
+        opt.zero_grad()
+        u, logp = pol.rsample_raw(obs, component=comp)
+        (logp.square().mean() + ag.critic(ag.critic_input(obs, comp)).square().mean()).backward()
+        opt.step()
+    dst, src = 1, 3
+    lumps = [(pol.group_of == g).nonzero().ravel() for g in range(4)]
+    k_dst, k_src = (lumps[g][torch.arange(64) % len(lumps[g])] for g in (dst, src))
+    u, _ = pol.rsample_raw(obs, component=k_src)
+    with torch.no_grad():
+        before = {g: pol.log_prob_raw(obs, u, lumps[g][torch.arange(64) % len(lumps[g])])
+                  for g in range(4)}
+        assert not torch.allclose(before[dst], before[src])
+        copy_parts(ag.group_parts(dst, src), opt)
+        after = pol.log_prob_raw(obs, u, k_dst)
+        assert torch.allclose(after, before[src], atol=1e-10)  # pi_dst = pi_src
+        for g in (0, 2, 3):  # the others are untouched
+            assert torch.equal(pol.log_prob_raw(obs, u, lumps[g][torch.arange(64) %
+                                                                 len(lumps[g])]), before[g])
+        v = ag.critic
+        assert torch.allclose(v(ag.critic_input(obs, k_dst)), v(ag.critic_input(obs, k_src)))
+    for pd, ps in zip(pol.stacks[dst].parameters(), pol.stacks[src].parameters(), strict=True):
+        for key in ("exp_avg", "exp_avg_sq"):
+            assert torch.equal(opt.state[pd][key], opt.state[ps][key])
+    means = opt.state[pol.base_dist.means]["exp_avg_sq"]
+    assert torch.equal(means[lumps[dst]], means[lumps[src]])
+
+
+def test_a_shared_stack_cannot_restart_a_group():
+    ag = agent()
+    ag.policy.shared = True
+    with pytest.raises(ValueError, match="flow_groups_shared"):
+        ag.group_parts(0, 1)
+
+
+@pytest.mark.parametrize("change,needle", [
+    (dict(flow_groups_restart=-1.0), "flow_groups_restart=-1.0"),
+    (dict(flow_groups_restart=1.0), "flow_groups_temperature > 0"),
+    (dict(flow_groups_restart=1.0, flow_groups_temperature=0.5, flow_groups_shared=True),
+     "not flow_groups_shared"),
+])
+def test_bad_restart_settings_are_named(change, needle):
+    cfg = TrainConfig()
+    p = cfg.policy
+    p.kind, p.flow_base_mixture, p.flow_base_mixture_hold, p.flow_groups = "flow", 4, True, 2
+    for k, v in change.items():
+        setattr(p, k, v)
+    with pytest.raises(ConfigError, match=needle.replace(".", r"\.")):
+        cfg.validate()
