@@ -74,7 +74,8 @@ class Collector:
         self.group_weights = GroupWeights(pc.flow_groups, pc.flow_groups_temperature,
                                           pc.flow_groups_floor) \
             if pc.flow_groups_temperature else None
-        self.restarts = bool(pc.flow_groups_restart)  # lagging groups restart (runner)
+        # lagging groups restart, close ones merge (runner): both need episode descriptors
+        self.restarts = bool(pc.flow_groups_restart or pc.flow_groups_merge)
         # episode descriptors (mean normalized obs and action) for the bonus, the mode
         # balance and the restarts' nearest donor
         self.describe = self.outcome is not None or self.modes is not None or self.restarts
@@ -164,6 +165,7 @@ class Collector:
                             "groups/sigma": self.return_scale()}
             if self.restarts:
                 self.metrics["groups/restarts"] = float(self.group_weights.restarts)
+                self.metrics["groups/live"] = float(self.group_weights.alive.sum())
         self.nonfinite.end_update(update_idx + 1, self.stats.pending - ended_before,
                                   self.stats.dropped)
         self.running = (obs, ep_ret, ep_len)

@@ -197,6 +197,14 @@ class PolicyConfig:
     (within this gap of the best) whose episodes went nearest to its own, by their mean
     normalized observation and action (nfpo.algo.group_restart). 0: never. Needs
     flow_groups_temperature > 0 and separate stacks."""
+    flow_groups_merge: float = 0.0
+    """while the group weights follow the returns, merge groups that went the same way: before
+    a rollout, of the good groups (within ``flow_groups_restart`` sigma of the best; every
+    group if that is 0) the closest pair whose episodes' mean normalized observation and
+    action are less than this distance apart merges, the one with the lower return moving its
+    lumps onto the other's and its episodes to the other's stack: one stack then learns from
+    both groups' episodes (nfpo.algo.group_weights). 0: never. Needs flow_groups_temperature
+    > 0 and separate stacks."""
     noise_correlation: float = 0.0
     """exploration: AR(1) correlation rho of each env's base noise across the steps of an
     episode, z_t = rho z_(t-1) + sqrt(1 - rho^2) e_t (nfpo.policies.noise). 0: i.i.d. samples;
@@ -245,12 +253,12 @@ class PolicyConfig:
                "a fraction in [0, 1]")
         _check(0 <= self.flow_groups_floor <= 1, "flow_groups_floor", self.flow_groups_floor,
                "a fraction in [0, 1]")
-        _check(self.flow_groups_restart >= 0, "flow_groups_restart", self.flow_groups_restart,
-               "a number >= 0 (0: no restarts)")
-        _check(not self.flow_groups_restart or (self.flow_groups_temperature
-                                                and not self.flow_groups_shared),
-               "flow_groups_restart", self.flow_groups_restart, "0 unless "
-               "flow_groups_temperature > 0 and not flow_groups_shared (it copies a stack)")
+        for name in ("flow_groups_restart", "flow_groups_merge"):
+            value = getattr(self, name)
+            _check(value >= 0, name, value, "a number >= 0 (0: never)")
+            _check(not value or (self.flow_groups_temperature and not self.flow_groups_shared),
+                   name, value, "0 unless flow_groups_temperature > 0 and not "
+                   "flow_groups_shared (it moves a group between stacks)")
         _check(not self.flow_base_mixture_condition or self.flow_base_mixture_hold,
                "flow_base_mixture_condition", self.flow_base_mixture_condition,
                "False unless flow_base_mixture_hold (it conditions on the held component)")

@@ -217,17 +217,25 @@ class Trainer:
         self.collector.collect(self.ppo.ent_reward_coef, self.global_step, self.update_idx)
 
     def _restart_lagging_group(self) -> None:
-        """With ``flow_groups_restart``, while the group weights follow the returns: make the
-        lagging group, if any, a copy of its donor (``nfpo.algo.group_restart``)."""
+        """While the group weights follow the returns: with ``flow_groups_restart`` make the
+        lagging group, if any, a copy of its donor; with ``flow_groups_merge`` merge the
+        closest pair of good groups, if close enough (``nfpo.algo.group_restart``)."""
         pc, weights = self.cfg.policy, self.collector.group_weights
-        if not pc.flow_groups_restart or \
+        if not (pc.flow_groups_restart or pc.flow_groups_merge) or \
                 self.global_step < pc.flow_groups_start * self.cfg.run.total_steps:
             return
-        pair = weights.lagging(self.collector.return_scale(), pc.flow_groups_restart)
+        sigma = self.collector.return_scale()
+        pair = weights.lagging(sigma, pc.flow_groups_restart) if pc.flow_groups_restart else None
         if pair is not None:
             dst, src = pair
             copy_parts(self.agent.group_parts(dst, src), self.ppo.optimizer)
             weights.copy(src, dst)
+        pair = weights.mergeable(sigma, pc.flow_groups_restart, pc.flow_groups_merge) \
+            if pc.flow_groups_merge else None
+        if pair is not None:
+            dst, src = pair
+            copy_parts(self.agent.policy.merge_group(dst, src), self.ppo.optimizer)
+            weights.merge(src, dst)
 
     def _check_finite_params(self) -> None:
         DivergenceGuard.check_params(self.agent, self.update_idx, self._last_good())

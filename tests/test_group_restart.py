@@ -42,6 +42,7 @@ def agent(condition=True):
     p = cfg.policy
     p.kind, p.flow_hidden, p.flow_base_mixture, p.flow_base_mixture_hold = "flow", (16, 16), 8, True
     p.flow_base_mixture_init, p.flow_groups, p.flow_base_mixture_condition = "sphere", 4, condition
+    p.flow_groups_temperature = 0.5  # a base whose group weights can be set
     torch.manual_seed(0)
     return Agent(cfg, 3, 2).double()
 
@@ -101,3 +102,52 @@ def test_bad_restart_settings_are_named(change, needle):
         setattr(p, k, v)
     with pytest.raises(ConfigError, match=needle.replace(".", r"\.")):
         cfg.validate()
+
+
+def test_the_closest_good_pair_merges_into_the_better_group():
+    gw = GroupWeights(4, temperature=0.5, rate=1.0)
+    gw.observe(np.arange(4), np.array([-16.0, -17.0, -18.0, -35.0]),
+               np.array([[0.0, 1.0], [0.1, 1.1], [0.2, -1.0], [0.25, -1.05]]))
+    assert gw.mergeable(14.0, 1.0, radius=0.1) is None  # the closest pair is 0.14 apart
+    assert gw.mergeable(14.0, 0.0, radius=0.2) == (3, 2)  # gap 0: every live group is good
+    assert gw.mergeable(14.0, 1.0, radius=0.2) == (1, 0)  # group 3 is behind: not merged
+    gw.merge(0, 1)
+    w = gw.weights(14.0)
+    assert w[1] == 0.0 and np.isclose(w.sum(), 1.0) and np.all(w[[0, 2, 3]] >= 0.1 / 3)
+    assert gw.mergeable(14.0, 1.0, radius=0.2) is None  # the dead group is nobody's pair
+    assert gw.lagging(14.0, 1.0) == (3, 2)  # ... nor the worst (its return is gone)
+    again = GroupWeights(4, 0.5, rate=1.0)
+    again.load_state_dict(gw.state_dict())
+    assert again.alive.tolist() == [True, False, True, True]
+    assert np.array_equal(again.weights(14.0), w)
+
+
+def test_a_merged_group_samples_from_its_hosts_lumps_and_stack():
+    ag = agent()
+    pol = ag.policy
+    opt = torch.optim.Adam(ag.parameters(), lr=1e-2)
+    obs = torch.randn(64, 3, dtype=torch.float64)
+    comp = torch.arange(64) % 8
+    opt.zero_grad()
+    pol.rsample_raw(obs, component=comp)[1].square().mean().backward()
+    opt.step()
+    dst, src = 1, 3
+    k_dst = (pol.group_of == dst).nonzero().ravel()
+    k_src = (pol.group_of == src).nonzero().ravel()
+    u, _ = pol.rsample_raw(obs, component=k_src[torch.arange(64) % len(k_src)])
+    with torch.no_grad():
+        before = pol.log_prob_raw(obs, u, k_src[torch.arange(64) % len(k_src)])
+        copy_parts(pol.merge_group(dst, src), opt)
+        assert not (pol.group_of == dst).any()
+        # the merged lumps are the host's: the same density, from the host's stack
+        assert torch.allclose(pol.log_prob_raw(obs, u, k_dst[torch.arange(64) % len(k_dst)]),
+                              before, atol=1e-10)
+        assert torch.allclose(pol.log_prob_raw(obs, u, k_src[torch.arange(64) % len(k_src)]),
+                              before, atol=1e-10)
+        pol.set_group_weights(torch.tensor([0.3, 0.0, 0.3, 0.4], dtype=torch.float64))
+        assert torch.allclose(pol.group_weights(), torch.tensor([0.3, 0.0, 0.3, 0.4],
+                                                                dtype=torch.float64))
+        g = torch.linspace(-7, 7, 400, dtype=torch.float64)
+        grid = torch.stack(torch.meshgrid(g, g, indexing="ij"), -1).reshape(-1, 2)
+        mass = pol.log_prob_raw(obs[:1].expand(len(grid), 3), grid).exp().sum() * (g[1] - g[0])**2
+    assert abs(mass.item() - 1) < 2e-3  # the marginal is still a density

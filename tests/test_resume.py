@@ -30,12 +30,15 @@ def cfg_for(run_dir, env, kind, randomize="", outcome_bonus=0.0, hold=False):
         cfg.policy.flow_base_mixture_init = "sphere"
         cfg.policy.flow_base_mixture_condition = hold == "condition"  # critic reads it
         cfg.ppo.lump_balance = 1.0 if hold == "lumps" else 0.0  # neighbourhood offsets
-        cfg.policy.flow_groups = 2 if hold in ("groups", "weights", "shared", "restart") else 1
+        cfg.policy.flow_groups = {"groups": 2, "weights": 2, "shared": 2, "restart": 2,
+                                  "merge": 4}.get(hold, 1)
         cfg.policy.flow_groups_shared = hold == "shared"  # ... one stack, read with g's code
-        if hold in ("weights", "restart"):  # ... whose weights follow their returns from the start
+        if hold in ("weights", "restart", "merge"):  # ... weights follow returns from the start
             cfg.policy.flow_groups_temperature, cfg.policy.flow_groups_start = 0.5, 0.0
         if hold == "restart":  # ... and a group behind the other restarts as its copy
             cfg.policy.flow_groups_restart = 0.01
+        if hold == "merge":  # ... and groups that went alike merge
+            cfg.policy.flow_groups_merge = 10.0
     cfg.ppo.num_steps, cfg.ppo.num_minibatches, cfg.ppo.num_epochs = 64, 2, 2
     cfg.run.total_steps, cfg.run.run_dir = 6 * 128, str(run_dir)
     cfg.run.progress, cfg.run.tensorboard, cfg.run.checkpoint_every = False, False, 1
@@ -72,6 +75,7 @@ def rows(run_dir):
     ("nfpo/MultiGoal-v0", "flow", "", 0.0, "weights"),  # ... weighted by the groups' returns
     ("nfpo/MultiGoal-v0", "flow", "", 0.0, "shared"),  # ... sharing one stack
     ("nfpo/MultiGoal-v0", "flow", "", 0.0, "restart"),  # ... restarting a lagging group
+    ("nfpo/MultiGoal-v0", "flow", "", 0.0, "merge"),  # ... merging groups that went alike
 ])
 def test_interrupted_and_resumed_equals_uninterrupted(tmp_path, env, kind, randomize, outcome,
                                                       hold):
@@ -84,13 +88,15 @@ def test_interrupted_and_resumed_equals_uninterrupted(tmp_path, env, kind, rando
     assert state["update"] == 3 and state["loop"] is not None
     resumed = Trainer.resume(tmp_path / "b")
     resumed.train()
-    if hold in ("weights", "restart"):  # the groups' returns and weights are restored
+    if hold in ("weights", "restart", "merge"):  # the groups' returns and weights are restored
         assert resumed.collector.group_weights.state_dict() == \
             ref.collector.group_weights.state_dict()
     if hold == "weights":
         assert ref.agent.policy.group_weights().sub(0.5).abs().max() > 1e-3  # weights moved
     if hold == "restart":  # groups were restarted (their copies are in the tensors compared)
         assert ref.collector.group_weights.restarts >= 2
+    if hold == "merge":  # groups merged (the group map is among the tensors compared)
+        assert ref.collector.group_weights.alive.sum() <= 2
     if outcome:
         for k in ("outcome", "state_novelty"):
             a, b = getattr(ref.collector, k), getattr(resumed.collector, k)

@@ -29,6 +29,13 @@ the good group whose running mean episode descriptor d_g (mean normalized observ
 action of its episodes, ``nfpo.algo.outcome.EpisodeDescriptors``) is nearest: where it went,
 so a copy stays on the lagging group's side of a fork when a good group is there. The copy
 (``nfpo.algo.group_restart``) starts with the donor's R and d.
+
+Groups that went the same way learn the same thing from a quarter of the episodes each.
+``mergeable`` names two good groups whose descriptors are within a radius r,
+||d_g - d_h|| < r (the closest such pair): the one with the lower return joins the other
+(its lumps move onto the other's and are pushed by the other's stack), so one stack learns
+from both groups' episodes. A merged group is dead: weight 0, never a donor; the weights'
+softmax and floor run over the live groups.
 """
 
 from __future__ import annotations
@@ -42,7 +49,7 @@ import numpy as np
 class GroupWeights:
     """``observe(groups, returns, descriptors)`` after episodes end; ``weights(sigma)`` -> W
     ``[G]`` (None until every group has finished an episode); ``lagging(sigma, gap)`` -> a
-    restart (module docstring) or None."""
+    restart, ``mergeable(sigma, gap, radius)`` -> a merge (module docstring) or None."""
 
     def __init__(self, groups: int, temperature: float, floor: float = 0.1,
                  rate: float = 0.1) -> None:
@@ -52,6 +59,7 @@ class GroupWeights:
         self.returns = np.full(groups, math.nan)  # running mean return per group
         self.outcomes: np.ndarray | None = None  # running mean descriptor per group [G, D]
         self.restarts = 0  # restarts done (``copy``)
+        self.alive = np.ones(groups, dtype=bool)  # False: merged into another group
 
     def observe(self, groups: np.ndarray, returns: np.ndarray,
                 descriptors: np.ndarray | None = None) -> None:
@@ -71,15 +79,48 @@ class GroupWeights:
         """(g-, g+): the group to restart and its donor (module docstring), or None while no
         group is more than ``gap`` sigma below the best (or a group has no return or
         descriptor yet)."""
-        if self.outcomes is None or np.isnan(self.returns).any() or np.isnan(self.outcomes).any():
+        behind = self._behind()
+        if behind is None:
             return None
-        behind = self.returns.max() - self.returns
-        worst = int(np.argmax(behind))
+        worst = int(np.argmax(np.where(self.alive, behind, -np.inf)))
         if behind[worst] <= gap * sigma:
             return None
         good = np.flatnonzero(behind <= gap * sigma)
         dist = np.linalg.norm(self.outcomes[good] - self.outcomes[worst], axis=1)
         return worst, int(good[np.argmin(dist)])
+
+    def mergeable(self, sigma: float, gap: float, radius: float) -> tuple[int, int] | None:
+        """(g, h): the group that joins and the group it joins (module docstring): the closest
+        pair of good groups (within ``gap`` sigma of the best; every live group for gap 0)
+        whose descriptors are less than ``radius`` apart, g the one with the lower return."""
+        behind = self._behind()
+        if behind is None:
+            return None
+        good = np.flatnonzero(behind <= gap * sigma) if gap else np.flatnonzero(self.alive)
+        best, pair = radius, None
+        for a in good:
+            for b in good[good > a]:
+                dist = float(np.linalg.norm(self.outcomes[a] - self.outcomes[b]))
+                if dist < best:
+                    best, pair = dist, (int(a), int(b))
+        if pair is None:
+            return None
+        a, b = pair
+        return (a, b) if self.returns[a] < self.returns[b] else (b, a)
+
+    def merge(self, src: int, dst: int) -> None:
+        """Group ``dst`` joined ``src``: it is dead from now on (no return, no weight)."""
+        self.alive[dst], self.returns[dst] = False, math.nan
+        self.outcomes[dst] = math.nan
+
+    def _behind(self) -> np.ndarray | None:
+        """R_best - R_g ``[G]`` over the live groups (inf for dead ones), or None while a live
+        group has no return or descriptor."""
+        live = self.alive
+        if self.outcomes is None or np.isnan(self.returns[live]).any() or \
+                np.isnan(self.outcomes[live]).any():
+            return None
+        return np.where(live, self.returns[live].max() - self.returns, np.inf)
 
     def copy(self, src: int, dst: int) -> None:
         """Group ``dst`` restarts as a copy of ``src``: it takes src's running return and
@@ -92,12 +133,15 @@ class GroupWeights:
     def weights(self, sigma: float) -> np.ndarray | None:
         """W ``[G]`` for return scale ``sigma`` > 0 (module docstring); None while a group has
         no return yet."""
-        if np.isnan(self.returns).any():
+        live = self.alive
+        if np.isnan(self.returns[live]).any():
             return None
-        logits = self.returns / (self.temperature * max(sigma, 1e-8))
+        logits = self.returns[live] / (self.temperature * max(sigma, 1e-8))
         soft = np.exp(logits - logits.max())
         soft /= soft.sum()
-        return (1.0 - self.floor) * soft + self.floor / len(soft)
+        out = np.zeros(len(live))
+        out[live] = (1.0 - self.floor) * soft + self.floor / len(soft)
+        return out
 
     def state_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"returns": [None if math.isnan(r) else float(r)
@@ -106,6 +150,8 @@ class GroupWeights:
             out["outcomes"] = [[None if math.isnan(v) else float(v) for v in row]
                                for row in self.outcomes]
             out["restarts"] = self.restarts
+        if not self.alive.all():
+            out["alive"] = self.alive.tolist()
         return out
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -114,3 +160,4 @@ class GroupWeights:
             self.outcomes = np.array([[math.nan if v is None else v for v in row]
                                       for row in state["outcomes"]])
             self.restarts = state["restarts"]
+        self.alive = np.array(state.get("alive", [True] * len(self.returns)))

@@ -211,11 +211,26 @@ class FlowMixturePolicy(FlowPolicy):
             raise ValueError("restarting a group copies its stack: not with a shared stack "
                              "(flow_groups_shared)")
         every = slice(None)
-        parts: list[Part] = [(d, every, s, every) for d, s in zip(
-            self._stack(dst).parameters(), self._stack(src).parameters(), strict=True)]
+        return [(d, every, s, every) for d, s in zip(
+            self._stack(dst).parameters(), self._stack(src).parameters(), strict=True)
+                ] + self._lump_parts(dst, src)
+
+    def _lump_parts(self, dst: int, src: int) -> list[Part]:
+        """src's lumps' means into dst's lumps (cyclically when the counts differ)."""
         rows_d, rows_s = ((self.group_of == g).nonzero().ravel() for g in (dst, src))
         cyclic = rows_s[torch.arange(len(rows_d), device=rows_s.device) % len(rows_s)]
-        parts.append((self.base_dist.means, rows_d, self.base_dist.means, cyclic))
+        return [(self.base_dist.means, rows_d, self.base_dist.means, cyclic)]
+
+    def merge_group(self, dst: int, src: int) -> list[Part]:
+        """Group ``dst`` joins group ``src``: its lumps become group src's (pushed by src's
+        stack, ``group_of`` updated) after taking the means of src's lumps, which the
+        returned parts copy (``nfpo.algo.group_restart.copy_parts``, before any sampling).
+        dst's stack then gets no samples. Separate stacks only."""
+        if self.shared:
+            raise ValueError("merging groups moves lumps between stacks: not with a shared "
+                             "stack (flow_groups_shared)")
+        parts = self._lump_parts(dst, src)
+        self.group_of[self.group_of == dst] = src
         return parts
 
     def critic_conditions(self) -> int:
