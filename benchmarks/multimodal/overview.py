@@ -64,6 +64,13 @@ STUDIES = {
     "_fork_groups_weights_2x": "a mixture of 4 flows, held, V(s, g), weights from 2/3 at T 0.5, "
                                "and the Gaussian, entropy 0.05 -> 0, at twice the budget, 614k "
                                "steps (fork_groups_weights_2x.toml)",
+    "_fork_groups_restart": "a mixture of 4 flows, held, V(s, g), entropy 0.05 -> 0, weights "
+                            "from 2/3 at T 0.5, a group 0.75 sigma behind restarts as a copy "
+                            "of its nearest good group (fork_groups_restart.toml)",
+    "_fork_groups_merge": "... and good groups within 0.6 (mean normalized obs and action) "
+                          "merge (fork_groups_merge.toml)",
+    "_fork_groups_merge_early": "... the same from 1/3 of training (fork_groups_merge_early"
+                                ".toml)",
 }
 # studies whose summary re-reads earlier grids for comparison: only their own arms are listed
 OWN_ARMS = {"_multigoal_groups_gauss": {"gauss-groups4-cond"},
@@ -72,7 +79,10 @@ OWN_ARMS = {"_multigoal_groups_gauss": {"gauss-groups4-cond"},
             "_fork_groups_weights": {"flow-groups4-weights", "flow-groups4-weights-late"},
             "_multigoal_groups_weights": {"flow-groups4-weights"},
             "_fork_groups_shared": {"flow-groups4-shared", "flow-groups4-shared-weights"},
-            "_fork_groups_encoder": {"flow-groups4-encoder-weights"}}
+            "_fork_groups_encoder": {"flow-groups4-encoder-weights"},
+            "_fork_groups_restart": {"flow-groups4-restart"},
+            "_fork_groups_merge": {"flow-groups4-merge"},
+            "_fork_groups_merge_early": {"flow-groups4-merge-early"}}
 
 
 def task_name(row: dict) -> str:
