@@ -1,6 +1,8 @@
-"""Restarting a lagging group of a mixture of held flows (``--flow-groups-restart``): the choice
-of the pair, the copy (densities, value, Adam state), the settings' errors. A training run with
-restarts that resumes bit-identically is in tests/test_resume.py."""
+"""Restarting a lagging group of a mixture of held flows (``--flow-groups-restart``) and merging
+groups that went the same way (``--flow-groups-merge``): the choice of the pair, the copy
+(densities, value, Adam state), the merge. The settings' errors are in
+tests/test_group_weights.py; training runs with restarts and merges that resume
+bit-identically in tests/test_resume.py."""
 
 import numpy as np
 import pytest
@@ -10,7 +12,6 @@ from nfpo.agent import Agent
 from nfpo.algo.group_restart import copy_parts
 from nfpo.algo.group_weights import GroupWeights
 from nfpo.config import TrainConfig
-from nfpo.errors import ConfigError
 
 
 def test_the_lagging_group_is_paired_with_the_nearest_good_group():
@@ -47,17 +48,24 @@ def agent(condition=True):
     return Agent(cfg, 3, 2).double()
 
 
-def test_a_copied_group_has_the_donors_density_value_and_adam_state():
+def trained(steps):
+    """An agent whose groups' stacks and value columns were moved apart by ``steps`` Adam
+    steps (so Adam has state), its optimizer, and the observations and held lumps used."""
     ag = agent()
-    pol = ag.policy
     opt = torch.optim.Adam(ag.parameters(), lr=1e-2)
     obs = torch.randn(64, 3, dtype=torch.float64)
     comp = torch.arange(64) % 8
-    for _ in range(3):  # move every group's stack and the critic apart; fill Adam's state
+    for _ in range(steps):
         opt.zero_grad()
-        u, logp = pol.rsample_raw(obs, component=comp)
+        _, logp = ag.policy.rsample_raw(obs, component=comp)
         (logp.square().mean() + ag.critic(ag.critic_input(obs, comp)).square().mean()).backward()
         opt.step()
+    return ag, opt, obs
+
+
+def test_a_copied_group_has_the_donors_density_value_and_adam_state():
+    ag, opt, obs = trained(3)
+    pol = ag.policy
     dst, src = 1, 3
     lumps = [(pol.group_of == g).nonzero().ravel() for g in range(4)]
     k_dst, k_src = (lumps[g][torch.arange(64) % len(lumps[g])] for g in (dst, src))
@@ -88,22 +96,6 @@ def test_a_shared_stack_cannot_restart_a_group():
         ag.group_parts(0, 1)
 
 
-@pytest.mark.parametrize("change,needle", [
-    (dict(flow_groups_restart=-1.0), "flow_groups_restart=-1.0"),
-    (dict(flow_groups_restart=1.0), "flow_groups_temperature > 0"),
-    (dict(flow_groups_restart=1.0, flow_groups_temperature=0.5, flow_groups_shared=True),
-     "not flow_groups_shared"),
-])
-def test_bad_restart_settings_are_named(change, needle):
-    cfg = TrainConfig()
-    p = cfg.policy
-    p.kind, p.flow_base_mixture, p.flow_base_mixture_hold, p.flow_groups = "flow", 4, True, 2
-    for k, v in change.items():
-        setattr(p, k, v)
-    with pytest.raises(ConfigError, match=needle.replace(".", r"\.")):
-        cfg.validate()
-
-
 def test_the_closest_good_pair_merges_into_the_better_group():
     gw = GroupWeights(4, temperature=0.5, rate=1.0)
     gw.observe(np.arange(4), np.array([-16.0, -17.0, -18.0, -35.0]),
@@ -123,14 +115,8 @@ def test_the_closest_good_pair_merges_into_the_better_group():
 
 
 def test_a_merged_group_samples_from_its_hosts_lumps_and_stack():
-    ag = agent()
+    ag, opt, obs = trained(1)
     pol = ag.policy
-    opt = torch.optim.Adam(ag.parameters(), lr=1e-2)
-    obs = torch.randn(64, 3, dtype=torch.float64)
-    comp = torch.arange(64) % 8
-    opt.zero_grad()
-    pol.rsample_raw(obs, component=comp)[1].square().mean().backward()
-    opt.step()
     dst, src = 1, 3
     k_dst = (pol.group_of == dst).nonzero().ravel()
     k_src = (pol.group_of == src).nonzero().ravel()

@@ -67,6 +67,10 @@ def test_a_mixture_without_a_prior_refuses_weights():
     (dict(flow_groups_temperature=1.0, flow_base_mixture_hold=False), "flow_base_mixture_hold"),
     (dict(flow_groups_floor=1.5), "flow_groups_floor=1.5"),
     (dict(flow_groups_start=-0.1), "flow_groups_start=-0.1"),
+    (dict(flow_groups_restart=-1.0), "flow_groups_restart=-1.0"),
+    (dict(flow_groups_restart=1.0), "flow_groups_temperature > 0"),
+    (dict(flow_groups_merge=0.5, flow_groups_temperature=0.5, flow_groups_shared=True),
+     "not flow_groups_shared"),
 ])
 def test_bad_group_weight_settings_are_named(change, needle):
     cfg = TrainConfig()
