@@ -75,10 +75,10 @@ class Collector:
                                           pc.flow_groups_floor) \
             if pc.flow_groups_temperature else None
         # lagging groups restart, close ones merge (runner): both need episode descriptors
-        self.restarts = bool(pc.flow_groups_restart or pc.flow_groups_merge)
+        self.regroup = bool(pc.flow_groups_restart or pc.flow_groups_merge)
         # episode descriptors (mean normalized obs and action) for the bonus, the mode
         # balance and the restarts' nearest donor
-        self.describe = self.outcome is not None or self.modes is not None or self.restarts
+        self.describe = self.outcome is not None or self.modes is not None or self.regroup
         self.metrics: dict[str, float] = {}  # of the last rollout (mode balance, groups)
         self.running: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # set by start
         # persistent exploration (AR(1) base noise or a held mixture component), if any
@@ -130,7 +130,7 @@ class Collector:
                 kept = np.flatnonzero(done & ~dropped)
                 self.group_weights.observe(
                     agent.policy.group_of.cpu()[k.cpu()].numpy()[kept], ep_ret[kept],
-                    np.array([ended[i] for i in kept]) if self.restarts else None)
+                    np.array([ended[i] for i in kept]) if self.regroup else None)
             self._book_episodes(info, done, dropped, ep_ret, ep_len)
             if self.outcome is not None or self.modes is not None:
                 if self.outcome is not None:  # outcome-entropy bonus at each episode's end
@@ -163,7 +163,7 @@ class Collector:
             self.metrics = {**self.metrics, **{f"groups/weight{g}": v for g, v in enumerate(w)},
                             **{f"groups/return{g}": float(v) for g, v in enumerate(r)},
                             "groups/sigma": self.return_scale()}
-            if self.restarts:
+            if self.regroup:
                 self.metrics["groups/restarts"] = float(self.group_weights.restarts)
                 self.metrics["groups/live"] = float(self.group_weights.alive.sum())
         self.nonfinite.end_update(update_idx + 1, self.stats.pending - ended_before,

@@ -192,7 +192,7 @@ class Trainer:
         """One rollout and PPO update; returns (the update's metrics, its wall-clock seconds)
         and advances the counters."""
         t0 = time.perf_counter()
-        self._restart_lagging_group()
+        self._regroup()
         self.rollout()
         t_roll = time.perf_counter() - t0
         metrics = self.ppo.update(self.storage)
@@ -216,7 +216,7 @@ class Trainer:
         ``collector.start``; ``Collector.collect``)."""
         self.collector.collect(self.ppo.ent_reward_coef, self.global_step, self.update_idx)
 
-    def _restart_lagging_group(self) -> None:
+    def _regroup(self) -> None:
         """While the group weights follow the returns: with ``flow_groups_restart`` make the
         lagging group, if any, a copy of its donor; with ``flow_groups_merge`` merge the
         closest pair of good groups, if close enough (``nfpo.algo.group_restart``)."""
@@ -229,13 +229,13 @@ class Trainer:
         if pair is not None:
             dst, src = pair
             copy_parts(self.agent.group_parts(dst, src), self.ppo.optimizer)
-            weights.copy(src, dst)
+            weights.copy(dst, src)
         pair = weights.mergeable(sigma, pc.flow_groups_restart, pc.flow_groups_merge) \
             if pc.flow_groups_merge else None
         if pair is not None:
             dst, src = pair
             copy_parts(self.agent.policy.merge_group(dst, src), self.ppo.optimizer)
-            weights.merge(src, dst)
+            weights.merge(dst, src)
 
     def _check_finite_params(self) -> None:
         DivergenceGuard.check_params(self.agent, self.update_idx, self._last_good())

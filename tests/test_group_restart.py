@@ -23,7 +23,7 @@ def test_the_lagging_group_is_paired_with_the_nearest_good_group():
     assert gw.lagging(sigma=14.0, gap=1.0) == (3, 2)
     gw.returns[2] = -32.0  # group 2 behind too (but not the worst): not a donor
     assert gw.lagging(sigma=14.0, gap=1.0) == (3, 0)
-    gw.copy(0, 3)
+    gw.copy(3, 0)
     assert gw.returns[3] == -16.0 and np.array_equal(gw.outcomes[3], gw.outcomes[0])
     assert gw.restarts == 1
     again = GroupWeights(4, 0.5, rate=1.0)
@@ -103,7 +103,7 @@ def test_the_closest_good_pair_merges_into_the_better_group():
     assert gw.mergeable(14.0, 1.0, radius=0.1) is None  # the closest pair is 0.14 apart
     assert gw.mergeable(14.0, 0.0, radius=0.2) == (3, 2)  # gap 0: every live group is good
     assert gw.mergeable(14.0, 1.0, radius=0.2) == (1, 0)  # group 3 is behind: not merged
-    gw.merge(0, 1)
+    gw.merge(1, 0)
     w = gw.weights(14.0)
     assert w[1] == 0.0 and np.isclose(w.sum(), 1.0) and np.all(w[[0, 2, 3]] >= 0.1 / 3)
     assert gw.mergeable(14.0, 1.0, radius=0.2) is None  # the dead group is nobody's pair

@@ -1,4 +1,5 @@
-"""Restart a lagging group of a mixture of held flows as a copy of a good one.
+"""Restart a lagging group of a mixture of held flows as a copy of a good one (and copy the
+lumps of a merge).
 
 ``nfpo.algo.group_weights.GroupWeights.lagging`` names the pair (g-, g+): a group more than
 ``flow_groups_restart`` sigma below the best, and the good group nearest to it by where its
@@ -12,6 +13,9 @@ after the copy pi_g-(.|s) = pi_g+(.|s), V(s, g-) = V(s, g+), and the next Adam s
 alike until their own episodes differ. The copy is a restart, not a reset: the group leaves
 its detour at once with the donor's skill, instead of relearning from exploration, and keeps
 learning from its own episodes.
+
+A merge (``GroupWeights.mergeable``, ``FlowMixturePolicy.merge_group``) uses the same copy for
+the joining group's lumps only: they take the host's means, then the host's stack pushes them.
 """
 
 from __future__ import annotations

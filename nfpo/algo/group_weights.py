@@ -108,7 +108,7 @@ class GroupWeights:
         a, b = pair
         return (a, b) if self.returns[a] < self.returns[b] else (b, a)
 
-    def merge(self, src: int, dst: int) -> None:
+    def merge(self, dst: int, src: int) -> None:
         """Group ``dst`` joined ``src``: it is dead from now on (no return, no weight)."""
         self.alive[dst], self.returns[dst] = False, math.nan
         self.outcomes[dst] = math.nan
@@ -122,7 +122,7 @@ class GroupWeights:
             return None
         return np.where(live, self.returns[live].max() - self.returns, np.inf)
 
-    def copy(self, src: int, dst: int) -> None:
+    def copy(self, dst: int, src: int) -> None:
         """Group ``dst`` restarts as a copy of ``src``: it takes src's running return and
         descriptor."""
         self.returns[dst] = self.returns[src]
