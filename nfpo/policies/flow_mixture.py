@@ -207,16 +207,18 @@ class FlowMixturePolicy(FlowPolicy):
         into dst's, and src's lumps' means into dst's lumps (cyclically when the groups hold
         different counts), so pi_dst(.|s) = pi_src(.|s) after the copy. The base's shared
         scale and a shared encoder are not touched. Separate stacks only."""
-        if self.shared:
-            raise ValueError("restarting a group copies its stack: not with a shared stack "
-                             "(flow_groups_shared)")
+        lumps = self._lump_parts(dst, src)
         every = slice(None)
         return [(d, every, s, every) for d, s in zip(
             self._stack(dst).parameters(), self._stack(src).parameters(), strict=True)
-                ] + self._lump_parts(dst, src)
+                ] + lumps
 
     def _lump_parts(self, dst: int, src: int) -> list[Part]:
-        """src's lumps' means into dst's lumps (cyclically when the counts differ)."""
+        """src's lumps' means into dst's lumps (cyclically when the counts differ); refused
+        with a shared stack, where a group is its code, not a stack of its own."""
+        if self.shared:
+            raise ValueError("restarting or merging a group moves it between stacks: not with "
+                             "a shared stack (flow_groups_shared)")
         rows_d, rows_s = ((self.group_of == g).nonzero().ravel() for g in (dst, src))
         cyclic = rows_s[torch.arange(len(rows_d), device=rows_s.device) % len(rows_s)]
         return [(self.base_dist.means, rows_d, self.base_dist.means, cyclic)]
@@ -226,9 +228,6 @@ class FlowMixturePolicy(FlowPolicy):
         stack, ``group_of`` updated) after taking the means of src's lumps, which the
         returned parts copy (``nfpo.algo.group_restart.copy_parts``, before any sampling).
         dst's stack then gets no samples. Separate stacks only."""
-        if self.shared:
-            raise ValueError("merging groups moves lumps between stacks: not with a shared "
-                             "stack (flow_groups_shared)")
         parts = self._lump_parts(dst, src)
         self.group_of[self.group_of == dst] = src
         return parts
