@@ -131,6 +131,9 @@ def main(argv: list[str] | None = None) -> None:
     a = ap.parse_args(argv)
     root = Path(git(Path.cwd(), "rev-parse", "--show-toplevel").decode().strip())
     if a.command == "list":
+        if branch_ref(root) is None:
+            sys.exit(f"no branch {BRANCH} (local or origin/{BRANCH}) in {root}: nothing stored "
+                     f"here; `git fetch origin {BRANCH}:{BRANCH}` gets it where a remote has it")
         print("\n".join(list_studies(root)))
     elif a.command == "fetch":
         n = fetch(root, a.studies or list_studies(root))

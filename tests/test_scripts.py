@@ -65,6 +65,8 @@ def test_bench_runs_store_and_fetch_round_trip(tmp_path):
         return subprocess.run([sys.executable, str(script), *args], cwd=cwd,
                               capture_output=True, text=True, env={**os.environ, **ident})
 
+    none = run(repo, "list")  # a checkout without the branch says so instead of listing nothing
+    assert none.returncode != 0 and "no branch bench-runs" in none.stderr, none.stderr
     env_ok = run(repo, "store", "benchmarks/study")
     assert env_ok.returncode == 0, env_ok.stderr
     assert run(repo, "list").stdout.split() == ["benchmarks/study"]
