@@ -198,6 +198,11 @@ class PolicyConfig:
     normalized observation and action (nfpo.algo.group_restart). 0: never. Needs
     flow_groups_temperature > 0 and separate stacks. Measured on ForkReach (0.75 from 2/3):
     return -17.79 against -18.04 without; with flow_groups_merge -16.73 (docs/multimodal.md)."""
+    flow_groups_restart_radius: float | None = None
+    """with flow_groups_restart: restart a lagging group only from a good group whose
+    episodes' mean normalized observation and action lie less than this distance from its own
+    (the units of flow_groups_merge), so the only group on one side of a fork is not copied
+    from a group on the other side. None: any distance."""
     flow_groups_merge: float = 0.0
     """while the group weights follow the returns, merge groups that went the same way: before
     a rollout, of the good groups (within ``flow_groups_restart`` sigma of the best; every
@@ -262,6 +267,10 @@ class PolicyConfig:
             _check(not value or (self.flow_groups_temperature and not self.flow_groups_shared),
                    name, value, "0 unless flow_groups_temperature > 0 and not "
                    "flow_groups_shared (it moves a group between stacks)")
+        radius = self.flow_groups_restart_radius
+        _check(radius is None or (radius > 0 and self.flow_groups_restart > 0),
+               "flow_groups_restart_radius", radius,
+               "None, or a number > 0 together with flow_groups_restart > 0")
         _check(not self.flow_base_mixture_condition or self.flow_base_mixture_hold,
                "flow_base_mixture_condition", self.flow_base_mixture_condition,
                "False unless flow_base_mixture_hold (it conditions on the held component)")

@@ -225,7 +225,10 @@ class Trainer:
                 self.global_step < pc.flow_groups_start * self.cfg.run.total_steps:
             return
         sigma = self.collector.return_scale()
-        pair = weights.lagging(sigma, pc.flow_groups_restart) if pc.flow_groups_restart else None
+        radius = pc.flow_groups_restart_radius
+        pair = weights.lagging(sigma, pc.flow_groups_restart,
+                               math.inf if radius is None else radius) \
+            if pc.flow_groups_restart else None
         if pair is not None:
             dst, src = pair
             copy_parts(self.agent.group_parts(dst, src), self.ppo.optimizer)

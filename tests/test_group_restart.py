@@ -32,6 +32,17 @@ def test_the_lagging_group_is_paired_with_the_nearest_good_group():
     assert again.lagging(14.0, 1.0) == gw.lagging(14.0, 1.0) == (2, 0)
 
 
+def test_a_restart_radius_keeps_the_only_group_of_a_side():
+    gw = GroupWeights(3, temperature=0.5, rate=1.0)
+    # group 2 lags on its own side (descriptor y < 0); the good groups 0, 1 went to y > 0
+    gw.observe(np.arange(3), np.array([-16.0, -17.0, -35.0]),
+               np.array([[0.0, 1.0], [0.1, 0.9], [0.3, -0.8]]))
+    assert gw.lagging(14.0, 1.0) == (2, 1)  # no radius: copied across (1.7 away)
+    assert gw.lagging(14.0, 1.0, radius=1.0) is None  # left on its own side
+    gw.observe(np.array([2]), np.array([-35.0]), np.array([[0.2, 0.3]]))  # it came nearer
+    assert gw.lagging(14.0, 1.0, radius=1.0) == (2, 1)
+
+
 def test_no_restart_before_every_group_has_a_descriptor():
     gw = GroupWeights(2, 0.5)
     gw.observe(np.array([0, 1]), np.array([0.0, -100.0]))  # returns only

@@ -28,7 +28,9 @@ if R_best - R_g- > gap sigma, is to become a copy of the donor
 the good group whose running mean episode descriptor d_g (mean normalized observation and
 action of its episodes, ``nfpo.algo.outcome.EpisodeDescriptors``) is nearest: where it went,
 so a copy stays on the lagging group's side of a fork when a good group is there. The copy
-(``nfpo.algo.group_restart``) starts with the donor's R and d.
+(``nfpo.algo.group_restart``) starts with the donor's R and d. With a radius rho, only a donor
+with ||d_g+ - d_g-|| < rho qualifies: a lagging group whose nearest good group went elsewhere
+(the only group on its side of a fork) is left to learn on its own path.
 
 Groups that went the same way learn the same thing from a quarter of the episodes each.
 ``mergeable`` names two good groups whose descriptors are within a radius r,
@@ -75,10 +77,11 @@ class GroupWeights:
                 d = self.outcomes[g]
                 self.outcomes[g] = descriptors[i] if first else d + self.rate * (descriptors[i] - d)
 
-    def lagging(self, sigma: float, gap: float) -> tuple[int, int] | None:
+    def lagging(self, sigma: float, gap: float, radius: float = math.inf
+                ) -> tuple[int, int] | None:
         """(g-, g+): the group to restart and its donor (module docstring), or None while no
         group is more than ``gap`` sigma below the best (or a group has no return or
-        descriptor yet)."""
+        descriptor yet), or while the nearest good group is ``radius`` or farther from it."""
         behind = self._behind()
         if behind is None:
             return None
@@ -87,6 +90,8 @@ class GroupWeights:
             return None
         good = np.flatnonzero(behind <= gap * sigma)
         dist = np.linalg.norm(self.outcomes[good] - self.outcomes[worst], axis=1)
+        if dist.min() >= radius:
+            return None
         return worst, int(good[np.argmin(dist)])
 
     def mergeable(self, sigma: float, gap: float, radius: float) -> tuple[int, int] | None:
