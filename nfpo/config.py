@@ -202,7 +202,8 @@ class PolicyConfig:
     """with flow_groups_restart: restart a lagging group only from a good group whose
     episodes' mean normalized observation and action lie less than this distance from its own
     (the units of flow_groups_merge), so the only group on one side of a fork is not copied
-    from a group on the other side. None: any distance."""
+    from a group on the other side. None: any distance. Measured on ForkReach (1.0, from 1/2,
+    2 seeds): a restart still crossed sides in one (docs/multimodal.md, Session 21)."""
     flow_groups_merge: float = 0.0
     """while the group weights follow the returns, merge groups that went the same way: before
     a rollout, of the good groups (within ``flow_groups_restart`` sigma of the best; every

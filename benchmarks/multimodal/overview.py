@@ -71,6 +71,12 @@ STUDIES = {
                           "merge (fork_groups_merge.toml)",
     "_fork_groups_merge_early": "... the same from 1/3 of training (fork_groups_merge_early"
                                 ".toml)",
+    "_fork_groups_merge_half": "... the same from 1/2 of training (fork_groups_merge_half"
+                               ".toml)",
+    "_fork_groups_radius": "... from 1/2, restarts only from a group within 1.0 "
+                           "(fork_groups_radius.toml)",
+    "_fork_gauss_half": "the Gaussian, entropy 0.05 -> 0, at half the budget, 154k steps "
+                        "(fork_gauss_half.toml)",
 }
 # studies whose summary re-reads earlier grids for comparison: only their own arms are listed
 OWN_ARMS = {"_multigoal_groups_gauss": {"gauss-groups4-cond"},
@@ -82,7 +88,10 @@ OWN_ARMS = {"_multigoal_groups_gauss": {"gauss-groups4-cond"},
             "_fork_groups_encoder": {"flow-groups4-encoder-weights"},
             "_fork_groups_restart": {"flow-groups4-restart"},
             "_fork_groups_merge": {"flow-groups4-merge"},
-            "_fork_groups_merge_early": {"flow-groups4-merge-early"}}
+            "_fork_groups_merge_early": {"flow-groups4-merge-early"},
+            "_fork_groups_merge_half": {"flow-groups4-merge-half"},
+            "_fork_groups_radius": {"flow-groups4-radius"},
+            "_fork_gauss_half": {"gaussian-anneal-half"}}
 
 
 def task_name(row: dict) -> str:
