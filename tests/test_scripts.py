@@ -80,3 +80,20 @@ def test_bench_runs_store_and_fetch_round_trip(tmp_path):
     bad = run(clone, "fetch", "benchmarks/other")
     assert bad.returncode != 0 and "not on bench-runs" in bad.stderr
     assert "stored studies: ['benchmarks/study']" in bad.stderr
+
+
+def test_multimodal_summary_refuses_runs_without_checkpoints(tmp_path):
+    """A grid whose finished runs came back without checkpoints (the bench-runs branch keeps
+    none) is named before any evaluation starts, and no results file is written."""
+    grid = tmp_path / "grid"
+    (grid / "runs" / "job1").mkdir(parents=True)
+    (grid / "index.json").write_text('{"counts": {}, "jobs": {"job1": {"status": "done", '
+                                     '"run_dir": "runs/job1", "task": "t", "arm": "a", '
+                                     '"seed": 1}}}')
+    name = "test_no_checkpoints"
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks/multimodal/summarize.py"),
+                          "--grids", str(grid), "--name", name], cwd=ROOT,
+                         capture_output=True, text=True)
+    assert out.returncode != 0 and "no checkpoints for 1 finished run" in out.stderr, out.stderr
+    assert str(grid / "runs" / "job1") in out.stderr
+    assert not (ROOT / "benchmarks" / "multimodal" / f"results_{name}.json").exists()

@@ -60,6 +60,12 @@ def main() -> None:
     rows, run_of = [], {}
     done = [(Path(g), job_id, rec) for g in args.grids if (Path(g) / "index.json").exists()
             for job_id, rec in sorted(read_index(Path(g)).items()) if rec["status"] == "done"]
+    missing = [str(grid / rec["run_dir"]) for grid, _, rec in done
+               if not (grid / rec["run_dir"] / "checkpoints").is_dir()]
+    if missing:  # checked before any evaluation (each takes ~20 s)
+        sys.exit(f"no checkpoints for {len(missing)} finished run(s), e.g. {missing[0]}: the "
+                 "evaluation needs them and the bench-runs branch does not keep them; run the "
+                 "grid again (nfpo bench <grid .toml> --out <grid dir>) or leave that grid out")
     for grid, job_id, rec in done:
         run = grid / rec["run_dir"]
         run_of[(rec["task"], rec["arm"], rec["seed"])] = run
