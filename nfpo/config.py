@@ -204,6 +204,10 @@ class PolicyConfig:
     (the units of flow_groups_merge), so the only group on one side of a fork is not copied
     from a group on the other side. None: any distance. Measured on ForkReach (1.0, from 1/2,
     2 seeds): a restart still crossed sides in one (docs/multimodal.md, Session 21)."""
+    flow_groups_restart_mutual: bool = False
+    """with flow_groups_restart: restart a lagging group only from a good group whose nearest
+    live group (by the same descriptors) is the lagging one, so a side's only group is not
+    copied from the other side, where the donor has a nearer neighbour."""
     flow_groups_merge: float = 0.0
     """while the group weights follow the returns, merge groups that went the same way: before
     a rollout, of the good groups (within ``flow_groups_restart`` sigma of the best; every
@@ -272,6 +276,9 @@ class PolicyConfig:
         _check(radius is None or (radius > 0 and self.flow_groups_restart > 0),
                "flow_groups_restart_radius", radius,
                "None, or a number > 0 together with flow_groups_restart > 0")
+        _check(not self.flow_groups_restart_mutual or self.flow_groups_restart > 0,
+               "flow_groups_restart_mutual", self.flow_groups_restart_mutual,
+               "False unless flow_groups_restart > 0")
         _check(not self.flow_base_mixture_condition or self.flow_base_mixture_hold,
                "flow_base_mixture_condition", self.flow_base_mixture_condition,
                "False unless flow_base_mixture_hold (it conditions on the held component)")

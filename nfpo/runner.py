@@ -227,7 +227,8 @@ class Trainer:
         sigma = self.collector.return_scale()
         radius = pc.flow_groups_restart_radius
         pair = weights.lagging(sigma, pc.flow_groups_restart,
-                               math.inf if radius is None else radius) \
+                               math.inf if radius is None else radius,
+                               pc.flow_groups_restart_mutual) \
             if pc.flow_groups_restart else None
         if pair is not None:
             dst, src = pair

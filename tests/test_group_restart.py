@@ -43,6 +43,17 @@ def test_a_restart_radius_keeps_the_only_group_of_a_side():
     assert gw.lagging(14.0, 1.0, radius=1.0) == (2, 1)
 
 
+def test_a_mutual_restart_keeps_the_only_group_of_a_side():
+    gw = GroupWeights(4, temperature=0.5, rate=1.0)
+    # groups 0, 1 good on side y > 0; group 2 good on y < 0; group 3 lags on y < 0
+    gw.observe(np.arange(4), np.array([-16.0, -17.0, -17.5, -35.0]),
+               np.array([[0.0, 1.0], [0.1, 0.9], [0.2, -1.0], [0.5, -1.2]]))
+    assert gw.lagging(14.0, 1.0, mutual=True) == (3, 2)  # 2 and 3: each other's nearest
+    gw.alive[2], gw.returns[2] = False, np.nan  # group 2 merged away: 3 is side's only group
+    assert gw.lagging(14.0, 1.0) == (3, 1)  # copied across without the rule
+    assert gw.lagging(14.0, 1.0, mutual=True) is None  # 1's nearest live group is 0
+
+
 def test_no_restart_before_every_group_has_a_descriptor():
     gw = GroupWeights(2, 0.5)
     gw.observe(np.array([0, 1]), np.array([0.0, -100.0]))  # returns only

@@ -72,6 +72,7 @@ def test_a_mixture_without_a_prior_refuses_weights():
     (dict(flow_groups_merge=0.5, flow_groups_temperature=0.5, flow_groups_shared=True),
      "not flow_groups_shared"),
     (dict(flow_groups_restart_radius=1.0), "flow_groups_restart_radius=1.0"),
+    (dict(flow_groups_restart_mutual=True), "flow_groups_restart_mutual=True"),
     (dict(flow_groups_restart_radius=-1.0, flow_groups_restart=1.0,
           flow_groups_temperature=0.5), "flow_groups_restart_radius=-1.0"),
 ])

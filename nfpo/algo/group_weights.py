@@ -30,7 +30,10 @@ action of its episodes, ``nfpo.algo.outcome.EpisodeDescriptors``) is nearest: wh
 so a copy stays on the lagging group's side of a fork when a good group is there. The copy
 (``nfpo.algo.group_restart``) starts with the donor's R and d. With a radius rho, only a donor
 with ||d_g+ - d_g-|| < rho qualifies: a lagging group whose nearest good group went elsewhere
-(the only group on its side of a fork) is left to learn on its own path.
+(the only group on its side of a fork) is left to learn on its own path. With ``mutual``,
+only a pair of mutual nearest live groups qualifies (g- is also g+'s nearest): a side's only
+group is then not copied from the other side whatever the distances, since g+'s nearest is
+a group of its own side.
 
 Groups that went the same way learn the same thing from a quarter of the episodes each.
 ``mergeable`` names two good groups whose descriptors are within a radius r,
@@ -77,11 +80,12 @@ class GroupWeights:
                 d = self.outcomes[g]
                 self.outcomes[g] = descriptors[i] if first else d + self.rate * (descriptors[i] - d)
 
-    def lagging(self, sigma: float, gap: float, radius: float = math.inf
-                ) -> tuple[int, int] | None:
+    def lagging(self, sigma: float, gap: float, radius: float = math.inf,
+                mutual: bool = False) -> tuple[int, int] | None:
         """(g-, g+): the group to restart and its donor (module docstring), or None while no
         group is more than ``gap`` sigma below the best (or a group has no return or
-        descriptor yet), or while the nearest good group is ``radius`` or farther from it."""
+        descriptor yet), or while the nearest good group is ``radius`` or farther from it,
+        or (``mutual``) while g- is not g+'s nearest live group."""
         behind = self._behind()
         if behind is None:
             return None
@@ -90,9 +94,17 @@ class GroupWeights:
             return None
         good = np.flatnonzero(behind <= gap * sigma)
         dist = np.linalg.norm(self.outcomes[good] - self.outcomes[worst], axis=1)
-        if dist.min() >= radius:
+        donor = int(good[np.argmin(dist)])
+        if dist.min() >= radius or (mutual and self._nearest_live(donor) != worst):
             return None
-        return worst, int(good[np.argmin(dist)])
+        return worst, donor
+
+    def _nearest_live(self, g: int) -> int:
+        """The live group (other than g) whose descriptor is nearest to g's."""
+        dist = np.linalg.norm(self.outcomes - self.outcomes[g], axis=1)
+        dist[~self.alive] = np.inf
+        dist[g] = np.inf
+        return int(np.argmin(dist))
 
     def mergeable(self, sigma: float, gap: float, radius: float) -> tuple[int, int] | None:
         """(g, h): the group that joins and the group it joins (module docstring): the closest
