@@ -97,3 +97,29 @@ def test_multimodal_summary_refuses_runs_without_checkpoints(tmp_path):
     assert out.returncode != 0 and "no checkpoints for 1 finished run" in out.stderr, out.stderr
     assert str(grid / "runs" / "job1") in out.stderr
     assert not (ROOT / "benchmarks" / "multimodal" / f"results_{name}.json").exists()
+
+
+def test_legged_status_keeps_committed_rows_without_local_metrics(tmp_path, monkeypatch):
+    """benchmarks/legged/status.py in a clone (no metrics.csv): a run whose committed row is
+    at the history's last step keeps it (it came from the full metrics); a run with a local
+    metrics.csv gets a row from its last updates."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        "legged_status", ROOT / "benchmarks" / "legged" / "status.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    monkeypatch.setattr(mod, "LONG", tmp_path)
+    cfg = '{"config": {"run": {"total_steps": 2000000}}}'
+    keys = "global_step,episode/length,episode/lin_vel_error,episode/ang_vel_error," \
+           "episode/return_recent,policy/approx_kl,policy/log_ratio_min\n"
+    for name in ("old", "new"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "config.json").write_text(cfg)
+        (tmp_path / name / "history.csv").write_text(keys + "1000000,9,9,9,9,9,-9\n")
+    (tmp_path / "new" / "metrics.csv").write_text(keys + "1500000,20,0.5,0.25,3,0.01,-2\n")
+    kept = "| old | 1.00M / 2M | 100 | 0.30 | 0.20 | 1.00 | 0.010 | -1.0 |"
+    (tmp_path / "status.md").write_text("| run |\n|---|\n" + kept + "\n"
+                                        "| new | 1.00M / 2M | 1 | 1 | 1 | 1 | 1 | 1 |\n")
+    table = mod.status(window=100, thin=20).splitlines()
+    assert table[2] == "| new | 1.50M / 2M | 20 | 0.50 | 0.25 | 3.00 | 0.010 | -2.0 |"
+    assert table[3] == kept

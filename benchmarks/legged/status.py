@@ -86,15 +86,28 @@ def header(first: str, steps: bool = True) -> list[str]:
     return ["| " + " | ".join(names) + " |", "|" + "---|" * len(names)]
 
 
+def committed_rows() -> dict[str, str]:
+    """The rows of the committed status.md by run name."""
+    path = LONG / "status.md"
+    lines = path.read_text().splitlines()[2:] if path.exists() else []
+    return {line.split("|")[1].strip(): line for line in lines if line.startswith("| ")}
+
+
 def status(window: int, thin: int) -> str:
-    """One row per run: the means over its last ``window`` updates (local metrics.csv), or
-    over the last ``window // thin`` history rows where there is no metrics.csv."""
-    out = header("run")
+    """One row per run: the means over its last ``window`` updates of the local metrics.csv.
+    A run without one here (a fresh clone) keeps its committed row when that row is at the
+    history's last step (it was computed from the full metrics.csv), else gets the means of
+    its last ``window // thin`` history rows (a thinned, noisier estimate)."""
+    out, before = header("run"), committed_rows()
     for run in sorted(p for p in LONG.iterdir() if (p / "config.json").exists()):
         hist = update_history(run, thin)
         local = run / "metrics.csv"
-        rows = read_rows(local)[-window:] if local.exists() else hist[-max(window // thin, 1):]
         total = json.loads((run / "config.json").read_text())["config"]["run"]["total_steps"]
+        if not local.exists() and hist and run.name in before and \
+                f"| {float(hist[-1]['global_step']) / 1e6:.2f}M / " in before[run.name]:
+            out.append(before[run.name])
+            continue
+        rows = read_rows(local)[-window:] if local.exists() else hist[-max(window // thin, 1):]
         out.append(row_md(run.name, summarize(rows), total))
     return "\n".join(out)
 
