@@ -207,7 +207,9 @@ class PolicyConfig:
     flow_groups_restart_mutual: bool = False
     """with flow_groups_restart: restart a lagging group only from a good group whose nearest
     live group (by the same descriptors) is the lagging one, so a side's only group is not
-    copied from the other side, where the donor has a nearer neighbour."""
+    copied from the other side, where the donor has a nearer neighbour. Measured on ForkReach
+    (2 seeds): no help once merges leave one group per side, each the other's nearest
+    (docs/multimodal.md, Session 21)."""
     flow_groups_merge: float = 0.0
     """while the group weights follow the returns, merge groups that went the same way: before
     a rollout, of the good groups (within ``flow_groups_restart`` sigma of the best; every

@@ -75,6 +75,8 @@ STUDIES = {
                                ".toml)",
     "_fork_groups_radius": "... from 1/2, restarts only from a group within 1.0 "
                            "(fork_groups_radius.toml)",
+    "_fork_groups_mutual": "restarts + merges from 2/3, restarts only between mutual nearest "
+                           "groups (fork_groups_mutual.toml)",
     "_fork_groups_merge_2x": "restarts + merges from 2/3 at twice the budget, 614k "
                              "(fork_groups_merge_2x.toml)",
     "_fork_gauss_half": "the Gaussian, entropy 0.05 -> 0, at half the budget, 154k steps "
@@ -93,6 +95,7 @@ OWN_ARMS = {"_multigoal_groups_gauss": {"gauss-groups4-cond"},
             "_fork_groups_merge_early": {"flow-groups4-merge-early"},
             "_fork_groups_merge_half": {"flow-groups4-merge-half"},
             "_fork_groups_radius": {"flow-groups4-radius"},
+            "_fork_groups_mutual": {"flow-groups4-mutual"},
             "_fork_groups_merge_2x": {"flow-groups4-merge-2x"},
             "_fork_gauss_half": {"gaussian-anneal-half"}}
 
