@@ -225,11 +225,8 @@ class Trainer:
                 self.global_step < pc.flow_groups_start * self.cfg.run.total_steps:
             return
         sigma = self.collector.return_scale()
-        radius = pc.flow_groups_restart_radius
-        pair = weights.lagging(sigma, pc.flow_groups_restart,
-                               math.inf if radius is None else radius,
-                               pc.flow_groups_restart_mutual) \
-            if pc.flow_groups_restart else None
+        pair = weights.lagging(sigma, pc.flow_groups_restart, pc.flow_groups_restart_radius,
+                               pc.flow_groups_restart_mutual) if pc.flow_groups_restart else None
         if pair is not None:
             dst, src = pair
             copy_parts(self.agent.group_parts(dst, src), self.ppo.optimizer)

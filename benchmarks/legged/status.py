@@ -72,9 +72,12 @@ def update_history(run: Path, thin: int) -> list[dict]:
     return hist
 
 
+def steps_cell(step: float, total: float) -> str:
+    return f"{step / 1e6:.2f}M / {total / 1e6:.0f}M"
+
+
 def row_md(name: str, s: dict[str, float], total: float | None = None) -> str:
-    cells = [name] if total is None else [name, f"{s['global_step'] / 1e6:.2f}M / "
-                                                f"{total / 1e6:.0f}M"]
+    cells = [name] if total is None else [name, steps_cell(s["global_step"], total)]
     cells += [fmt.format(s[key]) for key, _, fmt in COLUMNS]
     cells.append(f"{s['log_ratio_min']:.1f}")
     return "| " + " | ".join(cells) + " |"
@@ -104,7 +107,8 @@ def status(window: int, thin: int) -> str:
         local = run / "metrics.csv"
         total = json.loads((run / "config.json").read_text())["config"]["run"]["total_steps"]
         if not local.exists() and hist and run.name in before and \
-                f"| {float(hist[-1]['global_step']) / 1e6:.2f}M / " in before[run.name]:
+                before[run.name].split("|")[2].strip() == \
+                steps_cell(float(hist[-1]["global_step"]), total):
             out.append(before[run.name])
             continue
         rows = read_rows(local)[-window:] if local.exists() else hist[-max(window // thin, 1):]

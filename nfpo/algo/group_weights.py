@@ -80,11 +80,12 @@ class GroupWeights:
                 d = self.outcomes[g]
                 self.outcomes[g] = descriptors[i] if first else d + self.rate * (descriptors[i] - d)
 
-    def lagging(self, sigma: float, gap: float, radius: float = math.inf,
+    def lagging(self, sigma: float, gap: float, radius: float | None = None,
                 mutual: bool = False) -> tuple[int, int] | None:
         """(g-, g+): the group to restart and its donor (module docstring), or None while no
         group is more than ``gap`` sigma below the best (or a group has no return or
-        descriptor yet), or while the nearest good group is ``radius`` or farther from it,
+        descriptor yet), or while the nearest good group is ``radius`` or farther from it
+        (None: any distance),
         or (``mutual``) while g- is not g+'s nearest live group."""
         behind = self._behind()
         if behind is None:
@@ -95,7 +96,8 @@ class GroupWeights:
         good = np.flatnonzero(behind <= gap * sigma)
         dist = np.linalg.norm(self.outcomes[good] - self.outcomes[worst], axis=1)
         donor = int(good[np.argmin(dist)])
-        if dist.min() >= radius or (mutual and self._nearest_live(donor) != worst):
+        if (radius is not None and dist.min() >= radius) or \
+                (mutual and self._nearest_live(donor) != worst):
             return None
         return worst, donor
 
