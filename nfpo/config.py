@@ -383,6 +383,12 @@ class PPOConfig:
     ``mode_balance_shrink``; 0: off). Measured negative on ForkReach (docs/multimodal.md)."""
     lump_balance_bandwidth: float = 0.5
     """kernel width h of that neighbourhood in base space, c_kj = exp(-|mu_k - mu_j|^2 / 2h^2)."""
+    group_cross_coef: float = 0.0
+    """a mixture of held flows (flow_groups > 1, flow_base_mixture_hold, the critic reading
+    the group): every group also learns from the other groups' steps, each weighted by
+    min(1, pi_h/pi_g) and scored by the group's own one-step advantage
+    r + gamma V(s', h) - V(s, h); this is the coefficient of that extra surrogate
+    (nfpo.algo.cross_groups). 0: each group learns from its own episodes only."""
     vf_coef: float = 0.5
     max_grad_norm: float = 0.5
     flow_lr_scale: float = 1.0
@@ -433,6 +439,8 @@ class PPOConfig:
         _check(self.awr_max_weight > 1, "awr_max_weight", self.awr_max_weight, "a number > 1")
         _check(self.ent_coef >= 0, "ent_coef", self.ent_coef, "a number >= 0")
         _check(self.vf_coef >= 0, "vf_coef", self.vf_coef, "a number >= 0")
+        _check(self.group_cross_coef >= 0, "group_cross_coef", self.group_cross_coef,
+               "a number >= 0")
         _check(self.outcome_bonus >= 0, "outcome_bonus", self.outcome_bonus, "a number >= 0")
         _check(self.outcome_bandwidth > 0, "outcome_bandwidth", self.outcome_bandwidth, "> 0")
         _check(self.outcome_buffer >= 2, "outcome_buffer", self.outcome_buffer, ">= 2")
@@ -582,6 +590,14 @@ class TrainConfig:
         _check(not cfg.ppo.lump_balance or cfg.policy.holds_components,
                "lump_balance", cfg.ppo.lump_balance,
                "0 unless --policy flow with --flow-base-mixture-hold (it balances held lumps)")
+        p = cfg.policy
+        _check(not cfg.ppo.group_cross_coef or (
+            p.holds_components and p.flow_groups > 1 and p.flow_base_mixture_condition
+            and not p.flow_groups_shared and cfg.ppo.policy_loss == "clip"),
+               "group_cross_coef", cfg.ppo.group_cross_coef,
+               "0 unless --policy flow with --flow-groups > 1 (separate stacks), "
+               "--flow-base-mixture-hold and --flow-base-mixture-condition (V(s, g)), and "
+               "--policy-loss clip")
         return cfg
 
     @property

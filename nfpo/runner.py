@@ -17,6 +17,7 @@ import torch
 from nfpo import rng
 from nfpo.agent import Agent, resolve_device
 from nfpo.algo import PPO
+from nfpo.algo.cross_groups import CrossGroupTargets
 from nfpo.algo.diagnostics import rollout_stats
 from nfpo.algo.group_restart import copy_parts
 from nfpo.collector import Collector
@@ -188,6 +189,15 @@ class Trainer:
                if math.isfinite(self.best_eval_return) else {})})
         return self.run_dir
 
+    def _cross_groups(self) -> CrossGroupTargets | None:
+        """With ``group_cross_coef``: what each group of a mixture of held flows learns from
+        the other groups' steps in this rollout (``nfpo.algo.cross_groups``), else None."""
+        if not self.cfg.ppo.group_cross_coef:
+            return None
+        return CrossGroupTargets.build(self.storage, self.agent.policy.log_prob,
+                                       self.agent.group_value, self.agent.policy.group_of,
+                                       self.cfg.ppo.gamma)
+
     def _update(self) -> tuple[dict[str, float], float]:
         """One rollout and PPO update; returns (the update's metrics, its wall-clock seconds)
         and advances the counters."""
@@ -195,7 +205,7 @@ class Trainer:
         self._regroup()
         self.rollout()
         t_roll = time.perf_counter() - t0
-        metrics = self.ppo.update(self.storage)
+        metrics = self.ppo.update(self.storage, self._cross_groups())
         metrics.update(self.collector.metrics)
         metrics.update(rollout_stats(self.storage.log_probs, self.storage.actions,
                                      self.cfg.policy.action_bound))

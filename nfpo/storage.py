@@ -47,6 +47,7 @@ class Batch:
     returns: Tensor  # [B]
     critic_obs: Tensor | None = None  # [B, C] (asymmetric critic) or None: the critic reads obs
     components: Tensor | None = None  # [B] long: held mixture components the policy conditions on
+    index: Tensor | None = None  # [B] long: the rows of ``RolloutStorage.flat`` (minibatches)
 
     @property
     def value_obs(self) -> Tensor:
@@ -131,4 +132,4 @@ class RolloutStorage:
             yield Batch(data.obs[idx], data.actions[idx], data.log_probs[idx], data.values[idx],
                         data.advantages[idx], data.returns[idx],
                         None if data.critic_obs is None else data.critic_obs[idx],
-                        None if data.components is None else data.components[idx])
+                        None if data.components is None else data.components[idx], idx)

@@ -19,6 +19,7 @@ import math
 import torch
 from torch import Tensor, nn
 
+from nfpo.algo.cross_groups import CrossGroupTargets
 from nfpo.algo.diagnostics import UpdateStats, grad_norms, module_groups
 from nfpo.algo.schedules import adaptive_lr, linear, linear_lr
 from nfpo.checkpoint import flatten_optimizer, unflatten_optimizer
@@ -142,8 +143,11 @@ class PPO:
         for g in self.optimizer.param_groups:
             g["lr"] = lr * g["lr_scale"]
 
-    def update(self, storage: RolloutStorage) -> dict[str, float]:
-        """Run ``num_epochs`` epochs of minibatch updates on a filled storage; return metrics."""
+    def update(self, storage: RolloutStorage, cross: CrossGroupTargets | None = None
+               ) -> dict[str, float]:
+        """Run ``num_epochs`` epochs of minibatch updates on a filled storage; return metrics.
+        ``cross``: the other groups' steps each group also learns from, with coefficient
+        ``group_cross_coef`` (``nfpo.algo.cross_groups``)."""
         cfg = self.cfg
         if cfg.lr_schedule == "linear":
             self._set_lr(linear_lr(cfg.learning_rate, self.updates_done, self.num_updates))
@@ -185,6 +189,10 @@ class PPO:
                     pg_loss = clipped_surrogate(adv, log_ratio, cfg.clip_coef,
                                                 cfg.log_ratio_clamp)
 
+                if cross is not None:
+                    cross_loss = cross.loss(mb, self.log_prob, cfg.clip_coef)
+                    pg_loss = pg_loss + cfg.group_cross_coef * cross_loss
+
                 value = self.critic(mb.value_obs)
                 v_loss = 0.5 * clipped_value_error(value, mb.values, mb.returns, cfg.clip_coef
                                                    if cfg.clip_vloss else None).mean()
@@ -214,6 +222,7 @@ class PPO:
                     "loss/policy": pg_loss.item(), "loss/value": v_loss.item(),
                     "policy/approx_kl": kl, "policy/clip_fraction": clipfrac,
                     "train/grad_norm": norms.pop("total"),
+                    **({"loss/cross_group": cross_loss.item()} if cross is not None else {}),
                     **{f"grad_norm/{k}": v for k, v in norms.items()}})
             if early_stop or kl_stop.end_epoch():
                 early_stop = 1.0
@@ -238,6 +247,8 @@ class PPO:
             "train/minibatch_steps": float(stats.n),
             "value/explained_variance": float(ev),
         })
+        if cross is not None:
+            metrics["groups/cross_weight"] = cross.mean_weight()
         if cfg.ent_reward_coef or cfg.ent_reward_coef_final:  # the alpha this batch used
             metrics["policy/ent_reward_coef"] = alpha
         return metrics
