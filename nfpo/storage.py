@@ -25,6 +25,17 @@ def compute_gae(
     A_t     = delta_t + gamma * lambda * (1 - done_t) * A_{t+1}
     Shapes: rewards/values/dones ``[T, N]``, last_value ``[N]`` = V(s_T). Returns (A, A + V).
     """
+    if rewards.device.type == "cpu":  # numpy: a step's float32 ops without torch's per-call cost
+        adv = _gae_numpy(rewards.numpy(), values.numpy(), dones.numpy(), last_value.numpy(),
+                         gamma, lam)
+        return torch.from_numpy(adv), torch.from_numpy(adv) + values
+    adv = _gae_torch(rewards, values, dones, last_value, gamma, lam)
+    return adv, adv + values
+
+
+def _gae_torch(rewards: Tensor, values: Tensor, dones: Tensor, last_value: Tensor,
+               gamma: float, lam: float) -> Tensor:
+    """``compute_gae``'s advantages with torch ops (any device)."""
     T = rewards.shape[0]
     adv = torch.zeros_like(rewards)
     last = torch.zeros_like(last_value)
@@ -34,7 +45,25 @@ def compute_gae(
         delta = rewards[t] + gamma * next_value * nonterminal - values[t]
         last = delta + gamma * lam * nonterminal * last
         adv[t] = last
-    return adv, adv + values
+    return adv
+
+
+def _gae_numpy(rewards: np.ndarray, values: np.ndarray, dones: np.ndarray,
+               last_value: np.ndarray, gamma: float, lam: float) -> np.ndarray:
+    """``compute_gae``'s loop in numpy: the same float32 operations in the same order (Python
+    floats are weak scalars under NumPy 2, as in torch), so the advantages are bit-identical
+    (tests/test_storage.py)."""
+    T = rewards.shape[0]
+    adv = np.zeros_like(rewards)
+    last = np.zeros_like(last_value)
+    nonterminal = 1.0 - dones
+    gl = gamma * lam
+    for t in range(T - 1, -1, -1):
+        next_value = last_value if t == T - 1 else values[t + 1]
+        delta = rewards[t] + gamma * next_value * nonterminal[t] - values[t]
+        last = delta + gl * nonterminal[t] * last
+        adv[t] = last
+    return adv
 
 
 @dataclass
@@ -77,30 +106,28 @@ class RolloutStorage:
         self.components = torch.zeros(T, N, dtype=torch.long, device=self.device) \
             if components else None
         self.step = 0
+        self._cpu = self.device.type == "cpu"
 
     def add(self, obs: Tensor, actions: Tensor, log_probs: Tensor, values: Tensor,
             rewards: Tensor | np.ndarray, dones: Tensor | np.ndarray,
             critic_obs: Tensor | None = None, components: Tensor | None = None) -> None:
         """Write step ``t`` (every argument ``[N, ...]``; ``components`` only if the storage
-        keeps them). Numpy rewards and done flags are
-        cast to float32 on write (through a numpy view of the buffer on the CPU: no tensor is
-        made per step)."""
+        keeps them), tensors or numpy arrays; cast to the buffer's dtype on write (on the CPU
+        through a numpy view of the buffer: no tensor is made per step)."""
         if self.step >= self.num_steps:
             raise RuntimeError("rollout storage is full; call clear() after the update")
         t = self.step
-        if self.critic_obs is not None:
-            self.critic_obs[t] = critic_obs
-        if self.components is not None:
-            self.components[t] = components
-        self.obs[t], self.actions[t], self.log_probs[t] = obs, actions, log_probs
-        self.values[t] = values
-        for buf, v in ((self.rewards, rewards), (self.dones, dones)):
-            if isinstance(v, np.ndarray):
-                if buf.device.type == "cpu":
-                    buf.numpy()[t] = v
-                    continue
-                v = torch.as_tensor(v, dtype=torch.float32, device=buf.device)
-            buf[t] = v
+        for buf, v in ((self.obs, obs), (self.actions, actions), (self.log_probs, log_probs),
+                       (self.values, values), (self.rewards, rewards), (self.dones, dones),
+                       (self.critic_obs, critic_obs), (self.components, components)):
+            if buf is None:
+                continue
+            if self._cpu and (isinstance(v, np.ndarray) or (
+                    v.device.type == "cpu" and not v.requires_grad)):
+                # a numpy view of the buffer: one cast-and-copy, no torch call per field
+                buf.numpy()[t] = v if isinstance(v, np.ndarray) else v.numpy()
+            else:
+                buf[t] = torch.as_tensor(v, dtype=buf.dtype, device=buf.device)
         self.step += 1
 
     def clear(self) -> None:

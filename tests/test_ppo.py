@@ -283,3 +283,31 @@ def test_awr_policy_loss_trains_and_is_validated(tmp_path):
         cfg = small_cfg(tmp_path, **{field: bad})
         with pytest.raises(ConfigError, match=field):
             cfg.validate()
+
+
+def test_grad_norms_clip_is_bit_identical_to_clip_grad_norm():
+    from nfpo.algo.diagnostics import GradNorms
+    torch.manual_seed(0)
+    nets = [torch.nn.Sequential(torch.nn.Linear(5, 7), torch.nn.Tanh(), torch.nn.Linear(7, 2))
+            for _ in range(2)]
+    frozen = torch.nn.Linear(2, 2)  # no gradient: skipped by both
+    x = torch.randn(9, 5)
+    for scale, clipped in ((10.0, True), (1e-3, False)):
+        for net in nets:
+            net.zero_grad(set_to_none=True)
+            (scale * net(x).square().sum()).backward()
+        a, b = (list(n.parameters()) + list(frozen.parameters()) for n in nets)
+        nets[1].load_state_dict(nets[0].state_dict())
+        for pa, pb in zip(a, b, strict=True):
+            if pa.grad is not None:
+                pb.grad = pa.grad.clone()
+        norms = GradNorms(a)
+        named = norms.named({"first": a[:2], "rest": a[2:]})
+        total = torch.nn.utils.clip_grad_norm_(b, 0.5)
+        norms.clip_(0.5)
+        assert named["total"] == pytest.approx(float(total), rel=1e-6)
+        assert (float(total) > 0.5) == clipped
+        for pa, pb in zip(a, b, strict=True):
+            assert (pa.grad is None) == (pb.grad is None)
+            if pa.grad is not None:
+                assert torch.equal(pa.grad, pb.grad)

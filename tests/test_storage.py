@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from nfpo.storage import RolloutStorage, compute_gae
+from nfpo.storage import RolloutStorage, _gae_torch, compute_gae
 
 
 def reference_gae(rewards, values, dones, last_value, gamma, lam):
@@ -36,6 +36,18 @@ def test_gae_matches_reference():
     ref = reference_gae(rewards, values, dones, last, 0.99, 0.95)
     assert np.allclose(adv.numpy(), ref, atol=1e-10)
     assert np.allclose(ret.numpy(), ref + values, atol=1e-10)
+
+
+def test_gae_in_numpy_is_bit_identical_to_the_torch_loop():
+    g = torch.Generator().manual_seed(1)
+    T, N = 64, 3
+    rewards, values = torch.randn(T, N, generator=g), torch.randn(T, N, generator=g)
+    dones = (torch.rand(T, N, generator=g) < 0.1).float()
+    last = torch.randn(N, generator=g)
+    adv, ret = compute_gae(rewards, values, dones, last, 0.99, 0.95)  # CPU: the numpy loop
+    want = _gae_torch(rewards, values, dones, last, 0.99, 0.95)
+    assert adv.dtype == torch.float32 and torch.equal(adv, want)
+    assert torch.equal(ret, want + values)
 
 
 def test_gae_lambda_one_is_discounted_return():

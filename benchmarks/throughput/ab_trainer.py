@@ -8,6 +8,7 @@ Each round runs one subprocess per checkout (order alternating): Hopper-v5, Clea
 (2048 steps per env per update), one warm-up update, then ``--updates`` timed updates. The
 table gives, per round, B's time / A's time for the rollout and for the update (> 1: A is
 faster), and their medians: ratios of neighbouring runs, as the machine's speed drifts.
+Both checkouts need the trainer's ``collector`` (commits from 2026-12-03 on).
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from pathlib import Path
 
 CHILD = r"""
 import json, sys, tempfile, time
-import numpy as np
 from nfpo.config import TrainConfig
 from nfpo.runner import Trainer
 policy, num_envs, updates = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
@@ -32,12 +32,11 @@ cfg.env.id, cfg.env.num_envs, cfg.policy.kind = "Hopper-v5", num_envs, policy
 cfg.ppo.num_steps = 2048
 cfg.run.run_dir = tempfile.mkdtemp() + "/run"
 cfg.run.progress = cfg.run.tensorboard = False
-tr = Trainer(cfg)
-obs, _ = tr.envs.reset(seed=1)
-ret, ln = np.zeros(num_envs), np.zeros(num_envs, dtype=np.int64)
+tr = Trainer(cfg.validate())
+tr.collector.start(1, None, False)
 out = {"rollout": [], "update": []}
 for i in range(updates + 1):
-    t = time.perf_counter(); obs = tr._rollout(obs, ret, ln); r = time.perf_counter() - t
+    t = time.perf_counter(); tr.rollout(); r = time.perf_counter() - t
     t = time.perf_counter(); tr.ppo.update(tr.storage); u = time.perf_counter() - t
     tr.storage.clear()
     if i:  # the first update is a warm-up

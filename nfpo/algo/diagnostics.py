@@ -13,18 +13,43 @@ import torch
 from torch import Tensor, nn
 
 
-def grad_norms(named: dict[str, list[nn.Parameter]]) -> dict[str, float]:
-    """L2 norm of the gradients of each named group of parameters, and of all (``total``)."""
-    out: dict[str, float] = {}
-    sq_total = 0.0
-    for name, params in named.items():
-        grads = [p.grad.detach() for p in params if p.grad is not None]
-        # one foreach kernel per group instead of two ops per tensor (the flow has ~25)
-        sq = float(torch.stack(torch._foreach_norm(grads)).pow(2).sum()) if grads else 0.0
-        out[name] = math.sqrt(sq)
-        sq_total += sq
-    out["total"] = math.sqrt(sq_total)
-    return out
+class GradNorms:
+    """The L2 norm of each parameter's gradient, taken once per step (one foreach kernel):
+    ``named`` gives the norms of named groups and of all (``total``) for logging, ``clip_``
+    scales the gradients as ``torch.nn.utils.clip_grad_norm_`` does, from the same norms
+    instead of a second pass (bit-identical: the same per-tensor norms, stacked in the same
+    order, the same scale; tests/test_ppo.py)."""
+
+    def __init__(self, params: list[nn.Parameter]) -> None:
+        self.params = [p for p in params if p.grad is not None]
+        self.grads = [p.grad.detach() for p in self.params]
+        self.norms = torch._foreach_norm(self.grads) if self.grads else []
+        self.index = {id(p): i for i, p in enumerate(self.params)}
+
+    def named(self, groups: dict[str, list[nn.Parameter]]) -> dict[str, float]:
+        """L2 norm of the gradients of each named group of parameters, and of all
+        (``total``)."""
+        out: dict[str, float] = {}
+        sq_total = 0.0
+        for name, params in groups.items():
+            norms = [self.norms[self.index[id(p)]] for p in params if id(p) in self.index]
+            sq = float(torch.stack(norms).pow(2).sum()) if norms else 0.0
+            out[name] = math.sqrt(sq)
+            sq_total += sq
+        out["total"] = math.sqrt(sq_total)
+        return out
+
+    @torch.no_grad()
+    def clip_(self, max_norm: float) -> None:
+        """g <- g min(1, max_norm / (||g|| + 1e-6)) over every gradient (``clip_grad_norm_``
+        itself where the gradients differ in dtype or device)."""
+        if not self.grads:
+            return
+        if len({(g.dtype, g.device) for g in self.grads}) > 1:
+            nn.utils.clip_grad_norm_(self.params, max_norm)
+            return
+        total = torch.linalg.vector_norm(torch.stack(self.norms))
+        torch._foreach_mul_(self.grads, torch.clamp(max_norm / (total + 1e-6), max=1.0))
 
 
 def module_groups(policy: nn.Module, critic: nn.Module) -> dict[str, list[nn.Parameter]]:

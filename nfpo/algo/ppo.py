@@ -20,7 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from nfpo.algo.cross_groups import CrossGroupTargets
-from nfpo.algo.diagnostics import UpdateStats, grad_norms, module_groups
+from nfpo.algo.diagnostics import GradNorms, UpdateStats, module_groups
 from nfpo.algo.schedules import adaptive_lr, linear, linear_lr
 from nfpo.checkpoint import flatten_optimizer, unflatten_optimizer
 from nfpo.config import PPOConfig
@@ -208,14 +208,17 @@ class PPO:
 
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
-                norms = grad_norms(self.groups)
+                grads = GradNorms(self.params)
+                norms = grads.named(self.groups)
                 if not math.isfinite(norms["total"]):
                     bad = [k for k, v in norms.items() if not math.isfinite(v) and k != "total"]
                     raise DivergenceError(f"non-finite gradient in {bad} at update "
                                           f"{self.updates_done}")
                 if cfg.flow_max_grad_norm is not None and self.flow_params:
                     nn.utils.clip_grad_norm_(self.flow_params, cfg.flow_max_grad_norm)
-                nn.utils.clip_grad_norm_(self.params, cfg.max_grad_norm)
+                    nn.utils.clip_grad_norm_(self.params, cfg.max_grad_norm)
+                else:  # from the norms just taken
+                    grads.clip_(cfg.max_grad_norm)
                 self.optimizer.step()
 
                 stats.add(log_ratio, {

@@ -111,7 +111,7 @@ class NumpyRollout:
 
     def to_action(self, u: np.ndarray) -> np.ndarray:
         """``Policy.to_action`` in numpy: tanh(u) or clip(u, -1, 1)."""
-        return np.tanh(u) if self.tanh else np.clip(u, -1.0, 1.0)
+        return np.tanh(u) if self.tanh else np.minimum(np.maximum(u, -1.0), 1.0)  # = np.clip
 
     def value(self, xc: np.ndarray) -> np.ndarray:
         return self._value(xc).astype(np.float32)
