@@ -119,7 +119,7 @@ class Collector:
             obs, reward, term, trunc, info = self.envs.step(spec.scale_action(a))
             dropped = self.nonfinite.check(obs, reward, term, trunc, global_step +
                                            storage.step * cfg.env.num_envs, update_idx)
-            self.stats.drop(int(dropped.sum()))
+            self.stats.drop(int(np.count_nonzero(dropped)))
             done = term | trunc
             if self.noise is not None:
                 self.noise.restart(done)
@@ -246,7 +246,10 @@ class Collector:
                      ) -> tuple[np.ndarray, np.ndarray]:
         """``inputs`` as float32 numpy arrays (CPU); ``xc is x`` without an asymmetric
         critic."""
-        o, co = (np.array(o, dtype=np.float32) for o in self.spec.split(obs))
+        if self.spec.critic_obs_dim:
+            o, co = (np.array(o, dtype=np.float32) for o in self.spec.split(obs))
+        else:
+            o = co = np.array(obs, dtype=np.float32)
         if update_norm:
             self.agent.obs_norm.update(o)
             if self.spec.critic_obs_dim:

@@ -35,27 +35,31 @@ class RunningNorm(nn.Module):
         self.register_buffer("var", torch.ones(dim, dtype=torch.float64))
         self.register_buffer("count", torch.tensor(1e-4, dtype=torch.float64))
 
-    @torch.no_grad()
     def update(self, x: Tensor | np.ndarray) -> None:
         """Merge a batch ``[B, D]`` into the statistics (float64). A numpy batch (the trainer's
         per-step path on the CPU) is reduced in numpy and written into the buffers through
         numpy views (no torch call per step); the merged statistics agree with the torch path
         to float64 round-off."""
-        if isinstance(x, np.ndarray) and self.mean.device.type == "cpu":
-            x = x.astype(np.float64).reshape(-1, self.mean.numel())
-            n = x.shape[0]
+        if not (isinstance(x, np.ndarray) and self.mean.device.type == "cpu"):
+            self._update_torch(torch.as_tensor(x))
+            return
+        x = x.astype(np.float64).reshape(-1, self.mean.numel())
+        n = x.shape[0]
+        if n == 1:  # the reductions below, done exactly: a sum over one row is that row
+            b_mean = x[0]
+            d = x[0] - b_mean
+            b_var = d * d
+        else:
             b_mean = np.add.reduce(x, 0) / n  # np.mean / np.var's own arithmetic, without
             d = x - b_mean                    # their Python-level argument handling
             b_var = np.add.reduce(d * d, 0) / n
-            mean, var = self.mean.numpy(), self.var.numpy()  # views: written in place
-            new_mean, new_var, count = merge_moments(mean, var, float(self.count), b_mean,
-                                                     b_var, n)
-            mean[:], var[:] = new_mean, new_var
-            self.count.fill_(count)
-            return
-        if isinstance(x, np.ndarray):
-            x = torch.from_numpy(x)
-        x = x.to(torch.float64).reshape(-1, self.mean.numel())
+        mean, var, count = self.mean.numpy(), self.var.numpy(), self.count.numpy()  # views
+        new_mean, new_var, total = merge_moments(mean, var, float(count), b_mean, b_var, n)
+        mean[:], var[:], count[()] = new_mean, new_var, total
+
+    @torch.no_grad()
+    def _update_torch(self, x: Tensor) -> None:
+        x = x.to(self.mean.device, torch.float64).reshape(-1, self.mean.numel())
         b_mean, b_var, b_count = x.mean(0), x.var(0, unbiased=False), x.shape[0]
         mean, var, count = merge_moments(self.mean, self.var, self.count, b_mean, b_var, b_count)
         self.mean.copy_(mean)

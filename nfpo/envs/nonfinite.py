@@ -32,7 +32,8 @@ class NonFiniteFilter:
     def check(self, obs: np.ndarray, reward: np.ndarray, term: np.ndarray, trunc: np.ndarray,
               step: int, update: int) -> np.ndarray:
         """Modifies the arrays in place (drop mode); returns the mask of dropped envs."""
-        bad_obs = ~np.isfinite(obs.reshape(obs.shape[0], -1)).all(axis=1)
+        # (logical_and.reduce: ndarray.all's result without its Python-level wrapper)
+        bad_obs = ~np.logical_and.reduce(np.isfinite(obs.reshape(obs.shape[0], -1)), axis=1)
         bad = bad_obs | ~np.isfinite(reward)
         if not bad.any():
             return bad
