@@ -154,9 +154,11 @@ class RolloutStorage:
         n = data.obs.shape[0]
         perm = torch.randperm(n, generator=generator).to(self.device)  # CPU RNG on any device
         size = n // num_minibatches
+        perm = perm[:num_minibatches * size]
+        # one gather per field and epoch; each minibatch is then a contiguous slice (a view)
+        fields = [None if f is None else f[perm] for f in (
+            data.obs, data.actions, data.log_probs, data.values, data.advantages, data.returns,
+            data.critic_obs, data.components)] + [perm]
         for i in range(num_minibatches):
-            idx = perm[i * size:(i + 1) * size]
-            yield Batch(data.obs[idx], data.actions[idx], data.log_probs[idx], data.values[idx],
-                        data.advantages[idx], data.returns[idx],
-                        None if data.critic_obs is None else data.critic_obs[idx],
-                        None if data.components is None else data.components[idx], idx)
+            rows = slice(i * size, (i + 1) * size)
+            yield Batch(*(None if f is None else f[rows] for f in fields))

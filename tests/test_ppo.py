@@ -311,3 +311,20 @@ def test_grad_norms_clip_is_bit_identical_to_clip_grad_norm():
             assert (pa.grad is None) == (pb.grad is None)
             if pa.grad is not None:
                 assert torch.equal(pa.grad, pb.grad)
+
+
+def test_grad_norms_of_a_float64_policy_beside_a_float32_critic():
+    from nfpo.algo.diagnostics import GradNorms
+    torch.manual_seed(0)
+    pol, critic = torch.nn.Linear(4, 2).double(), torch.nn.Linear(4, 1)
+    x = torch.randn(5, 4)
+    (100 * pol(x.double()).square().sum() + 100 * critic(x).square().sum()).backward()
+    params = list(pol.parameters()) + list(critic.parameters())
+    want = [p.grad.clone() for p in params]
+    norms = GradNorms(params)
+    named = norms.named({"policy": list(pol.parameters()), "critic": list(critic.parameters())})
+    total = float(torch.cat([g.double().ravel() for g in want]).norm())
+    assert named["total"] == pytest.approx(total, rel=1e-6)
+    norms.clip_(0.5)
+    clipped = float(torch.cat([p.grad.double().ravel() for p in params]).norm())
+    assert clipped == pytest.approx(0.5, rel=1e-5)

@@ -25,18 +25,21 @@ class GradNorms:
         self.grads = [p.grad.detach() for p in self.params]
         self.norms = torch._foreach_norm(self.grads) if self.grads else []
         self.index = {id(p): i for i, p in enumerate(self.params)}
+        self.mixed = len({(g.dtype, g.device) for g in self.grads}) > 1  # e.g. a float64 policy
 
     def named(self, groups: dict[str, list[nn.Parameter]]) -> dict[str, float]:
         """L2 norm of the gradients of each named group of parameters, and of all
         (``total``)."""
-        out: dict[str, float] = {}
-        sq_total = 0.0
+        sq = torch.stack(self.norms).pow(2) if self.norms and not self.mixed else None
+        values: dict[str, float] = {}
         for name, params in groups.items():
-            norms = [self.norms[self.index[id(p)]] for p in params if id(p) in self.index]
-            sq = float(torch.stack(norms).pow(2).sum()) if norms else 0.0
-            out[name] = math.sqrt(sq)
-            sq_total += sq
-        out["total"] = math.sqrt(sq_total)
+            rows = [self.index[id(p)] for p in params if id(p) in self.index]
+            if sq is not None and rows == list(range(rows[0], rows[-1] + 1)):
+                values[name] = float(sq[rows[0]:rows[-1] + 1].sum())  # neighbours: a slice
+            elif rows:
+                values[name] = float(torch.stack([self.norms[i] for i in rows]).pow(2).sum())
+        out = {name: math.sqrt(values.get(name, 0.0)) for name in groups}
+        out["total"] = math.sqrt(sum(values.get(name, 0.0) for name in groups))
         return out
 
     @torch.no_grad()
@@ -45,7 +48,7 @@ class GradNorms:
         itself where the gradients differ in dtype or device)."""
         if not self.grads:
             return
-        if len({(g.dtype, g.device) for g in self.grads}) > 1:
+        if self.mixed:
             nn.utils.clip_grad_norm_(self.params, max_norm)
             return
         total = torch.linalg.vector_norm(torch.stack(self.norms))
