@@ -19,14 +19,17 @@ class EpisodeTerms:
         self.sums: dict[str, np.ndarray] = {}
         self.steps = np.zeros(num_envs)
 
-    def _values(self, info: dict[str, Any], key: str, done: np.ndarray) -> np.ndarray | None:
-        v, mask = info.get(key), info.get(f"_{key}")
+    def _values(self, info: dict[str, Any], key: str, done: np.ndarray,
+                any_done: bool) -> np.ndarray | None:
+        v, mask = info.get(key), info.get("_" + key)
         if not isinstance(v, np.ndarray) or v.shape != (self.n,) or v.dtype.kind not in "fiub":
             return None
         v = np.where(mask, v, 0.0) if mask is not None else v.astype(np.float64)
+        if not any_done:
+            return v
         final = info.get("final_info", {})
         f = final.get(key) if isinstance(final, dict) else None
-        if isinstance(f, np.ndarray) and f.shape == (self.n,) and done.any():
+        if isinstance(f, np.ndarray) and f.shape == (self.n,):
             fmask = final.get(f"_{key}", done)
             v = np.where(done & fmask, f, v)
         return v
@@ -39,10 +42,12 @@ class EpisodeTerms:
         if not keys:
             return
         self.steps += 1
+        any_done = bool(np.logical_or.reduce(done))
         for k in keys:
-            v = self._values(info, k, done)
+            v = self._values(info, k, done, any_done)
             if v is not None:
-                self.sums.setdefault(k, np.zeros(self.n))
+                if k not in self.sums:
+                    self.sums[k] = np.zeros(self.n)
                 self.sums[k] += v
 
     def pop(self, i: int) -> dict[str, float]:
