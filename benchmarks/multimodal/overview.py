@@ -81,6 +81,9 @@ STUDIES = {
                              "(fork_groups_merge_2x.toml)",
     "_fork_gauss_half": "the Gaussian, entropy 0.05 -> 0, at half the budget, 154k steps "
                         "(fork_gauss_half.toml)",
+    "_fork_groups_cross": "restarts + merges from 2/3, every group also learning from the "
+                          "other groups' steps (--group-cross-coef 1, fork_groups_cross.toml)",
+    "_fork_flow_anneal": "one plain flow, entropy 0.05 -> 0 (fork_flow_anneal.toml)",
 }
 # studies whose summary re-reads earlier grids for comparison: only their own arms are listed
 OWN_ARMS = {"_multigoal_groups_gauss": {"gauss-groups4-cond"},
@@ -97,7 +100,9 @@ OWN_ARMS = {"_multigoal_groups_gauss": {"gauss-groups4-cond"},
             "_fork_groups_radius": {"flow-groups4-radius"},
             "_fork_groups_mutual": {"flow-groups4-mutual"},
             "_fork_groups_merge_2x": {"flow-groups4-merge-2x"},
-            "_fork_gauss_half": {"gaussian-anneal-half"}}
+            "_fork_gauss_half": {"gaussian-anneal-half"},
+            "_fork_groups_cross": {"flow-groups4-cross"},
+            "_fork_flow_anneal": {"flow-anneal"}}
 
 
 def task_name(row: dict) -> str:
