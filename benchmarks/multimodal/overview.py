@@ -84,6 +84,8 @@ STUDIES = {
     "_fork_groups_cross": "restarts + merges from 2/3, every group also learning from the "
                           "other groups' steps (--group-cross-coef 1, fork_groups_cross.toml)",
     "_fork_flow_anneal": "one plain flow, entropy 0.05 -> 0 (fork_flow_anneal.toml)",
+    "_fork_groups_cross_merge": "merges from 2/3 and cross-group learning, no restarts "
+                                "(fork_groups_cross_merge.toml, seeds 1-2)",
 }
 # studies whose summary re-reads earlier grids for comparison: only their own arms are listed
 OWN_ARMS = {"_multigoal_groups_gauss": {"gauss-groups4-cond"},
@@ -102,7 +104,8 @@ OWN_ARMS = {"_multigoal_groups_gauss": {"gauss-groups4-cond"},
             "_fork_groups_merge_2x": {"flow-groups4-merge-2x"},
             "_fork_gauss_half": {"gaussian-anneal-half"},
             "_fork_groups_cross": {"flow-groups4-cross"},
-            "_fork_flow_anneal": {"flow-anneal"}}
+            "_fork_flow_anneal": {"flow-anneal"},
+            "_fork_groups_cross_merge": {"flow-groups4-cross-merge"}}
 
 
 def task_name(row: dict) -> str:
