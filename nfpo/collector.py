@@ -38,7 +38,7 @@ from nfpo.envs.state import UnsupportedEnvState, get_env_state, set_env_state
 from nfpo.envs.terms import EpisodeTerms
 from nfpo.episodes import EpisodeStats
 from nfpo.normalization import RewardScaler
-from nfpo.policies.noise import make_noise
+from nfpo.policies.noise import HeldComponent, make_noise
 from nfpo.policies.numpy_rollout import NumpyRollout
 from nfpo.storage import RolloutStorage
 
@@ -83,9 +83,10 @@ class Collector:
         self.running: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # set by start
         # persistent exploration (AR(1) base noise or a held mixture component), if any
         self.noise = make_noise(cfg.policy, n, spec.act_dim, agent.policy)
+        self.held = isinstance(self.noise, HeldComponent)
         # numpy inference of the per-step sample and value (CPU, covered architectures); else
         # torch, with --compile one fused graph for the sample (the flow's ~90 small ops)
-        self.fast = NumpyRollout.build(agent.policy, agent.critic) \
+        self.fast = NumpyRollout.build(agent.policy, agent.critic, self.held) \
             if cfg.run.numpy_rollout and device.type == "cpu" else None
         self._sample = torch.compile(agent.policy.sample) \
             if cfg.run.compile and self.fast is None else agent.policy.sample
@@ -105,8 +106,7 @@ class Collector:
             self._reweight_groups(global_step)
         for _ in range(cfg.ppo.num_steps):
             if self.fast is not None:
-                x, xc, u, logp, value, a = self._step_numpy(obs)
-                k = None
+                x, xc, u, logp, value, a, k = self._step_numpy(obs)
             else:
                 x, xc = self.inputs(obs, update_norm=cfg.env.normalize_obs)
                 kw = {} if self.noise is None else self.noise.draw(x.device)
@@ -194,18 +194,26 @@ class Collector:
             adv, components, means, p.lump_balance_bandwidth, p.lump_balance,
             p.mode_balance_shrink))}
 
-    def _step_numpy(self, obs: np.ndarray) -> tuple[torch.Tensor, ...]:
-        """One step's (x, xc, u, log pi, V) as tensors over numpy arrays and the env action
-        ``a``, computed by ``NumpyRollout`` (noise drawn from torch's generator as in the
-        torch path)."""
+    def _step_numpy(self, obs: np.ndarray) -> tuple[Any, ...]:
+        """One step's (x, xc, u, log pi, V) as tensors over numpy arrays, the env action
+        ``a`` and the held components (or None), computed by ``NumpyRollout`` (noise drawn
+        from torch's generator in the torch path's order: held components, then the base
+        noise)."""
         x, xc = self.inputs_numpy(obs, update_norm=self.cfg.env.normalize_obs)
         n, d = len(x), self.spec.act_dim
-        z = torch.randn(n, d) if self.noise is None else self.noise.draw()["z"]
-        u, logp = self.fast.sample(x, z.numpy())
+        k = self.noise.next() if self.held else None
+        z = self.noise.draw()["z"] if self.noise is not None and not self.held else \
+            torch.randn(n, d)
+        u, logp = self.fast.sample(x, z.numpy(), None if k is None else k.numpy())
+        if k is not None and self.agent.critic_components:  # the critic reads the group
+            index = self.agent.policy.critic_condition(k).numpy()
+            xc = np.concatenate([xc, np.eye(self.agent.critic_components,
+                                            dtype=np.float32)[index]], 1)
         value = self.fast.value(xc)
         xt = torch.from_numpy(x)
         return (xt, xt if xc is x else torch.from_numpy(xc), torch.from_numpy(u),
-                torch.from_numpy(logp), torch.from_numpy(value), self.fast.to_action(u))
+                torch.from_numpy(logp), torch.from_numpy(value), self.fast.to_action(u),
+                None if k is None else k.clone())
 
     def _book_episodes(self, info: dict[str, Any], done: np.ndarray, dropped: np.ndarray,
                        ep_ret: np.ndarray, ep_len: np.ndarray) -> None:

@@ -65,9 +65,42 @@ def test_uncovered_architectures_keep_the_torch_path(kw):
     assert NumpyRollout.build(policy, critic) is None
 
 
+GROUPS = dict(kind="flow", flow_base_mixture=8, flow_base_mixture_std=1.0,
+              flow_base_mixture_init="sphere", flow_base_mixture_hold=True, flow_groups=4,
+              flow_base_mixture_condition=True, flow_groups_temperature=0.5)
+
+
+def test_held_groups_sample_matches_torch():
+    """A mixture of held flows: each row's group density and push, with learned group weights
+    (a prior), after a merge (the lumps' group map is a view), before and after an update."""
+    torch.manual_seed(0)
+    cfg = PolicyConfig(**GROUPS)
+    policy, critic = make_policy(cfg, 11, 3), make_critic(cfg, 11)
+    assert NumpyRollout.build(policy, critic) is None  # not held: the marginal, in torch
+    fast = NumpyRollout.build(policy, critic, held=True)
+    assert fast is not None
+    policy.set_group_weights(torch.tensor([0.1, 0.2, 0.3, 0.4]))
+    for step in range(3):
+        x, k = torch.randn(64, 11), torch.arange(64) % 8
+        torch.manual_seed(step)
+        with torch.no_grad():
+            u_t, logp_t = policy.sample(x, None, k)
+        torch.manual_seed(step)  # the base noise: the same draw as base.sample's
+        u, logp = fast.sample(x.numpy(), torch.randn(64, 3).numpy(), k.numpy())
+        np.testing.assert_allclose(u, u_t.numpy(), rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(logp, logp_t.numpy(), rtol=1e-4, atol=1e-4)
+        _perturb(policy)
+        if step == 0:
+            policy.merge_group(1, 2)
+    assert set(policy.group_of.tolist()) == {0, 2, 3}
+
+
 def _first_rollout(tmp_path, numpy_rollout, kind):
     cfg = TrainConfig()
     cfg.env.id, cfg.env.num_envs, cfg.policy.kind = "nfpo/MultiGoal-v0", 2, kind
+    if kind == "groups":
+        for key, value in GROUPS.items():
+            setattr(cfg.policy, key, value)
     cfg.policy.action_bound = "tanh"
     cfg.ppo.num_steps, cfg.run.numpy_rollout = 64, numpy_rollout
     cfg.run.run_dir = str(tmp_path / f"{kind}-{numpy_rollout}")
@@ -79,12 +112,17 @@ def _first_rollout(tmp_path, numpy_rollout, kind):
     return tr.storage
 
 
-@pytest.mark.parametrize("kind", ["gaussian", "flow"])
+@pytest.mark.parametrize("kind", ["gaussian", "flow", "groups"])
 def test_a_rollout_matches_the_torch_path(tmp_path, kind):
     """Same random draws: the numpy rollout stores the torch rollout's actions, log-probs,
-    values and rewards to float32 rounding."""
+    values and rewards to float32 rounding (held groups: the same components and the
+    critic's group one-hot too)."""
     a, b = _first_rollout(tmp_path, True, kind), _first_rollout(tmp_path, False, kind)
-    for name in ("obs", "actions", "log_probs", "values", "rewards", "dones"):
+    names = ["obs", "actions", "log_probs", "values", "rewards", "dones"]
+    if kind == "groups":
+        assert torch.equal(a.components, b.components)
+        names.append("critic_obs")
+    for name in names:
         torch.testing.assert_close(getattr(a, name), getattr(b, name), rtol=1e-4, atol=1e-4,
                                    msg=name)
 

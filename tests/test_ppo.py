@@ -302,7 +302,8 @@ def test_grad_norms_clip_is_bit_identical_to_clip_grad_norm():
             if pa.grad is not None:
                 pb.grad = pa.grad.clone()
         norms = GradNorms(a)
-        named = norms.named({"first": a[:2], "rest": a[2:]})
+        named = norms.named({"first": a[:2], "rest": a[2:-2], "frozen": a[-2:]})
+        assert named["frozen"] == 0.0  # a group without gradients
         total = torch.nn.utils.clip_grad_norm_(b, 0.5)
         norms.clip_(0.5)
         assert named["total"] == pytest.approx(float(total), rel=1e-6)

@@ -15,11 +15,15 @@ bit. Math, per step (``x``: normalized observation ``[N, O]``, ``z ~ N(0, I)`` `
 - Gaussian: u = mu(x) + sigma z, log p = sum(-z^2/2 - log sigma) - (D/2) log 2 pi.
 - Flow: u = f_K(... f_1(sigma_b z)), each affine coupling x' = x exp(s) + t on its active
   half with s = b tanh(s_raw / b); log p = log N(z) - sum log sigma_b - sum_k sum s_k.
+- A mixture of held flows (``FlowMixturePolicy``, one stack per group): z = mu_k + s eps for
+  the held lump k, u = f_g(k)(z), log p = log q_g(z) - log W_g - sum_k sum s_k.
 - ``tanh`` bound: log pi = log p - sum 2 (log 2 - u - softplus(-2u)).
-- Critic: V(x) = MLP(x).
+- Critic: V(x) = MLP(x) (the collector appends the held group's one-hot when it reads it).
 
-``NumpyRollout.build`` returns None for what it does not cover (spline couplings, a mixture
-base, LayerNorm, a float64 actor, non-CPU tensors); the collector then keeps the torch path.
+``NumpyRollout.build`` returns None for what it does not cover (spline couplings, one flow
+over a mixture base, a shared group stack, LayerNorm, a float64 actor, non-CPU tensors); the
+collector then keeps the torch path. Runs of held groups made before 2026-12-07 took the
+torch path (same draws; results agree to float32 rounding, not bit for bit).
 """
 
 from __future__ import annotations
@@ -32,9 +36,10 @@ import torch
 from torch import nn
 
 from nfpo.flows.coupling import AffineCoupling
-from nfpo.flows.distributions import StandardNormal
+from nfpo.flows.distributions import GaussianMixture, StandardNormal
 from nfpo.policies.base import Policy
 from nfpo.policies.flow import FlowPolicy
+from nfpo.policies.flow_mixture import FlowMixturePolicy
 from nfpo.policies.gaussian import GaussianPolicy
 
 Fn = Callable[[np.ndarray], np.ndarray]
@@ -91,20 +96,30 @@ class NumpyRollout:
         self._sample, self._value, self.tanh = sample, value, tanh
 
     @classmethod
-    def build(cls, policy: Policy, critic: nn.Module) -> NumpyRollout | None:
+    def build(cls, policy: Policy, critic: nn.Module, held: bool = False
+              ) -> NumpyRollout | None:
+        """``held``: rollouts hold mixture components (``sample`` then takes them)."""
         try:
             value_net = mlp_fn(critic.net)
-            sample = (_gaussian(policy) if isinstance(policy, GaussianPolicy)
-                      else _flow(policy) if isinstance(policy, FlowPolicy) else None)
+            if isinstance(policy, FlowMixturePolicy):
+                sample = _flow_groups(policy) if held else None
+            elif held:
+                sample = None  # a held lump of one flow: its marginal or conditional density
+            elif isinstance(policy, GaussianPolicy):
+                sample = _gaussian(policy)
+            else:
+                sample = _flow(policy) if isinstance(policy, FlowPolicy) else None
         except (TypeError, AttributeError):
             return None
         if value_net is None or sample is None:
             return None
         return cls(sample, lambda xc: value_net(xc)[:, 0], policy.action_bound == "tanh")
 
-    def sample(self, x: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(u ``[N, D]``, log pi(u|x) ``[N]``) for base noise ``z``, float32."""
-        u, logp = self._sample(x, z)
+    def sample(self, x: np.ndarray, z: np.ndarray, component: np.ndarray | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """(u ``[N, D]``, log pi(u|x) ``[N]``) for base noise ``z`` (and held mixture
+        components ``[N]``: their group's density), float32."""
+        u, logp = self._sample(x, z) if component is None else self._sample(x, z, component)
         if self.tanh:
             logp = logp - (2.0 * (math.log(2.0) - u - _softplus(-2.0 * u))).sum(-1)
         return u.astype(np.float32), logp.astype(np.float32)
@@ -131,13 +146,12 @@ def _gaussian(policy: GaussianPolicy):
     return sample
 
 
-def _flow(policy: FlowPolicy):
-    if not isinstance(policy.base_dist, StandardNormal):
-        return None
-    identity: Fn = lambda x: x  # noqa: E731
-    encoder = identity if isinstance(policy.encoder, nn.Identity) else mlp_fn(policy.encoder)
+def _stack_fn(stack: nn.Module):
+    """numpy push of a coupling stack: (h ``[N, C]``, z ``[N, D]``, log p ``[N]``) ->
+    (u, log p minus each layer's log-scale in turn), or None for anything but affine
+    couplings of MLPs."""
     layers = []
-    for layer in policy.flow.layers:
+    for layer in stack.layers:
         if not isinstance(layer, AffineCoupling):
             return None
         net = mlp_fn(layer.net)
@@ -145,18 +159,10 @@ def _flow(policy: FlowPolicy):
             return None
         mask = _view(layer.mask)
         layers.append((net, mask, 1.0 - mask, layer.log_scale_bound))
-    base_log_std = None if policy.base_log_std is None else _view(policy.base_log_std)
-    if encoder is None:
-        return None
 
-    def sample(x: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        h = encoder(x)
-        d = z.shape[-1]
-        logp = -0.5 * (z * z).sum(-1) - 0.5 * d * _LOG_2PI
-        u = z
-        if base_log_std is not None:
-            u = u * np.exp(base_log_std)
-            logp = logp - base_log_std.sum()
+    def push(h: np.ndarray, u: np.ndarray, logp: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray]:
+        d = u.shape[-1]
         for net, mask, active, bound in layers:
             out = net(np.concatenate([h, u * mask], -1))
             s, t = out[:, :d], out[:, d:]
@@ -165,6 +171,78 @@ def _flow(policy: FlowPolicy):
             s, t = s * active, t * active
             u = u * np.exp(s) + t
             logp = logp - s.sum(-1)
+        return u, logp
+
+    return push
+
+
+def _encoder(policy: FlowPolicy) -> Fn | None:
+    identity: Fn = lambda x: x  # noqa: E731
+    return identity if isinstance(policy.encoder, nn.Identity) else mlp_fn(policy.encoder)
+
+
+def _flow(policy: FlowPolicy):
+    if not isinstance(policy.base_dist, StandardNormal):
+        return None
+    encoder, push = _encoder(policy), _stack_fn(policy.flow)
+    base_log_std = None if policy.base_log_std is None else _view(policy.base_log_std)
+    if encoder is None or push is None:
+        return None
+
+    def sample(x: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        d = z.shape[-1]
+        logp = -0.5 * (z * z).sum(-1) - 0.5 * d * _LOG_2PI
+        u = z
+        if base_log_std is not None:
+            u = u * np.exp(base_log_std)
+            logp = logp - base_log_std.sum()
+        return push(encoder(x), u, logp)
+
+    return sample
+
+
+def _logsumexp(a: np.ndarray, axis: int) -> np.ndarray:
+    m = a.max(axis, keepdims=True)
+    return (m + np.log(np.exp(a - m).sum(axis, keepdims=True))).squeeze(axis)
+
+
+def _flow_groups(policy: FlowMixturePolicy):
+    """The held sample of a mixture of flows with one stack per group: for held lumps k
+    ``[N]`` and eps ``[N, D]``, z = mu_k + s eps, u = f_g(k)(z; h(x)) and
+    log pi_g(u|x) = log q_g(z) - log W_g - sum log-scales, with
+    q_g(z) = sum_{j in g} w_j N(z; mu_j, s^2 I) (``FlowMixturePolicy``)."""
+    base = policy.base_dist
+    if policy.shared or not isinstance(base, GaussianMixture):
+        return None
+    encoder, pushes = _encoder(policy), [_stack_fn(stack) for stack in policy.stacks]
+    if encoder is None or any(p is None for p in pushes):
+        return None
+    means, group_of = _view(base.means), policy.group_of.numpy()  # views: merges seen
+    logits = None if base.logits is None else _view(base.logits)
+    prior = None if base.log_prior is None else base.log_prior.numpy()
+    log_std = None if base.log_std is None else _view(base.log_std)
+    m, d = means.shape
+
+    def log_weights() -> np.ndarray:
+        """``GaussianMixture.log_weights`` from the views (the prior moves between rollouts)."""
+        if logits is None and prior is None:
+            return np.full(m, -math.log(m), dtype=np.float32)
+        a = logits if prior is None else prior if logits is None else logits + prior
+        return a - _logsumexp(a, 0)
+
+    def sample(x: np.ndarray, eps: np.ndarray, k: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray]:
+        scale = base.std if log_std is None else np.exp(log_std)
+        log_scale = math.log(base.std) if log_std is None else log_std
+        z = means[k] + scale * eps
+        h, g, lw = encoder(x), group_of[k], log_weights()
+        comp = lw - 0.5 * (((z[:, None, :] - means) / scale) ** 2).sum(-1) \
+            - (d * log_scale + 0.5 * d * _LOG_2PI)  # [N, M]
+        u, logp = np.empty_like(z), np.empty(len(z), dtype=z.dtype)
+        for gi in np.unique(g):
+            rows, inside = g == gi, group_of == gi
+            log_q = _logsumexp(comp[rows][:, inside], 1) - _logsumexp(lw[inside], 0)
+            u[rows], logp[rows] = pushes[gi](h[rows], z[rows], log_q)
         return u, logp
 
     return sample
