@@ -388,7 +388,9 @@ class PPOConfig:
     the group): every group also learns from the other groups' steps, each weighted by
     min(1, pi_h/pi_g) and scored by the group's own one-step advantage
     r + gamma V(s', h) - V(s, h); this is the coefficient of that extra surrogate
-    (nfpo.algo.cross_groups). 0: each group learns from its own episodes only."""
+    (nfpo.algo.cross_groups). 0: each group learns from its own episodes only. Measured on
+    ForkReach (1.0 with restarts and merges): faster early, both sides in 1/5 seeds against
+    4/5 without (docs/multimodal.md)."""
     vf_coef: float = 0.5
     max_grad_norm: float = 0.5
     flow_lr_scale: float = 1.0
