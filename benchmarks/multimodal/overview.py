@@ -86,6 +86,8 @@ STUDIES = {
     "_fork_flow_anneal": "one plain flow, entropy 0.05 -> 0 (fork_flow_anneal.toml)",
     "_fork_groups_cross_merge": "merges from 2/3 and cross-group learning, no restarts "
                                 "(fork_groups_cross_merge.toml, seeds 1-2)",
+    "_fork_groups_merge_ratio": "restarts + merges from 2/3, the entropy bonus's ratio estimate "
+                                "of the held groups' densities (fork_groups_merge_ratio.toml)",
 }
 # studies whose summary re-reads earlier grids for comparison: only their own arms are listed
 OWN_ARMS = {"_multigoal_groups_gauss": {"gauss-groups4-cond"},
@@ -105,7 +107,8 @@ OWN_ARMS = {"_multigoal_groups_gauss": {"gauss-groups4-cond"},
             "_fork_gauss_half": {"gaussian-anneal-half"},
             "_fork_groups_cross": {"flow-groups4-cross"},
             "_fork_flow_anneal": {"flow-anneal"},
-            "_fork_groups_cross_merge": {"flow-groups4-cross-merge"}}
+            "_fork_groups_cross_merge": {"flow-groups4-cross-merge"},
+            "_fork_groups_merge_ratio": {"flow-groups4-merge-ratio"}}
 
 
 def task_name(row: dict) -> str:
