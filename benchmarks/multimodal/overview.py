@@ -88,6 +88,7 @@ STUDIES = {
                                 "(fork_groups_cross_merge.toml, seeds 1-2)",
     "_fork_groups_merge_ratio": "restarts + merges from 2/3, the entropy bonus's ratio estimate "
                                 "of the held groups' densities (fork_groups_merge_ratio.toml)",
+    "_fork_groups_merge_ratio_half": "the same from 1/2 (fork_groups_merge_ratio_half.toml)",
 }
 # studies whose summary re-reads earlier grids for comparison: only their own arms are listed
 OWN_ARMS = {"_multigoal_groups_gauss": {"gauss-groups4-cond"},
@@ -108,7 +109,8 @@ OWN_ARMS = {"_multigoal_groups_gauss": {"gauss-groups4-cond"},
             "_fork_groups_cross": {"flow-groups4-cross"},
             "_fork_flow_anneal": {"flow-anneal"},
             "_fork_groups_cross_merge": {"flow-groups4-cross-merge"},
-            "_fork_groups_merge_ratio": {"flow-groups4-merge-ratio"}}
+            "_fork_groups_merge_ratio": {"flow-groups4-merge-ratio"},
+            "_fork_groups_merge_ratio_half": {"flow-groups4-merge-ratio-half"}}
 
 
 def task_name(row: dict) -> str:
