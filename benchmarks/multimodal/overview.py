@@ -89,6 +89,8 @@ STUDIES = {
     "_fork_groups_merge_ratio": "restarts + merges from 2/3, the entropy bonus's ratio estimate "
                                 "of the held groups' densities (fork_groups_merge_ratio.toml)",
     "_fork_groups_merge_ratio_half": "the same from 1/2 (fork_groups_merge_ratio_half.toml)",
+    "_fork_ratio_half_more": "the same from 1/2 and the annealed Gaussian, seeds 6-10 "
+                             "(fork_ratio_half_more.toml)",
 }
 # studies whose summary re-reads earlier grids for comparison: only their own arms are listed
 OWN_ARMS = {"_multigoal_groups_gauss": {"gauss-groups4-cond"},
@@ -110,7 +112,8 @@ OWN_ARMS = {"_multigoal_groups_gauss": {"gauss-groups4-cond"},
             "_fork_flow_anneal": {"flow-anneal"},
             "_fork_groups_cross_merge": {"flow-groups4-cross-merge"},
             "_fork_groups_merge_ratio": {"flow-groups4-merge-ratio"},
-            "_fork_groups_merge_ratio_half": {"flow-groups4-merge-ratio-half"}}
+            "_fork_groups_merge_ratio_half": {"flow-groups4-merge-ratio-half"},
+            "_fork_ratio_half_more": {"flow-groups4-merge-ratio-half", "gaussian-anneal"}}
 
 
 def task_name(row: dict) -> str:
