@@ -82,13 +82,11 @@ class Agent(nn.Module):
         onehot = nn.functional.one_hot(index, self.critic_components)
         return torch.cat([xc, onehot.to(xc.dtype)], 1)
 
-    def group_value(self, value_obs: Tensor, group: int) -> Tensor:
-        """V(s, group) ``[B]`` for stored critic inputs ``value_obs`` ``[B, C + G]`` (a critic
-        that reads the held group): their one-hot columns replaced by ``group``'s."""
-        x = value_obs.clone()
-        x[:, -self.critic_components:] = 0.0
-        x[:, x.shape[1] - self.critic_components + group] = 1.0
-        return self.critic(x)
+    def held_value(self, value_obs: Tensor, component: Tensor) -> Tensor:
+        """V(s, component's group) ``[B]`` for stored critic inputs ``value_obs``
+        ``[B, C + G]`` (a critic that reads the held group): their one-hot columns replaced
+        through ``critic_input`` by those of the held ``component`` ``[B]``."""
+        return self.critic(self.critic_input(value_obs[:, :-self.critic_components], component))
 
     def group_parts(self, dst: int, src: int) -> list[tuple[Tensor, Any, Tensor, Any]]:
         """The policy's ``group_parts`` (a mixture of flows: what makes group ``dst`` a copy

@@ -195,7 +195,7 @@ class Trainer:
         if not self.cfg.ppo.group_cross_coef:
             return None
         return CrossGroupTargets.build(self.storage, self.agent.policy.log_prob,
-                                       self.agent.group_value, self.agent.policy.group_of,
+                                       self.agent.held_value, self.agent.policy.group_of,
                                        self.cfg.ppo.gamma)
 
     def _update(self) -> tuple[dict[str, float], float]:

@@ -39,7 +39,7 @@ def filled():
 
 
 def build(ag, st, min_weight=0.0):
-    return CrossGroupTargets.build(st, ag.policy.log_prob, ag.group_value, ag.policy.group_of,
+    return CrossGroupTargets.build(st, ag.policy.log_prob, ag.held_value, ag.policy.group_of,
                                    0.9, min_weight)
 
 
@@ -70,8 +70,14 @@ def test_weights_are_truncated_ratios_to_the_other_groups_only():
 def test_the_advantage_is_one_step_under_the_learning_groups_own_value():
     ag, st = filled()
     x = build(ag, st)
+    def value(h):  # V(s, h): the stored critic input with group h's one-hot, by hand
+        x = st.critic_obs.flatten(0, 1).clone()
+        x[:, -G:] = 0.0
+        x[:, x.shape[1] - G + h] = 1.0
+        return ag.critic(x).view(T, N)
+
     with torch.no_grad():
-        v = {h: ag.group_value(st.critic_obs.flatten(0, 1), h).view(T, N) for h in range(G)}
+        v = {h: value(h) for h in range(G)}
     raw = torch.zeros(T * N, len(x.components))
     for j, h in enumerate(ag.policy.group_of[x.components].tolist()):
         for t in range(T):

@@ -59,11 +59,12 @@ class CrossGroupTargets:
     @classmethod
     @torch.no_grad()
     def build(cls, storage: RolloutStorage, log_prob: LogProb,
-              group_value: Callable[[Tensor, int], Tensor], group_of: Tensor, gamma: float,
-              min_weight: float = 0.01) -> CrossGroupTargets:
+              held_value: Callable[[Tensor, Tensor], Tensor], group_of: Tensor,
+              gamma: float, min_weight: float = 0.01) -> CrossGroupTargets:
         """From a filled storage with held ``components``: ``log_prob`` the policy's
-        ``log_prob``, ``group_value(value_obs, h)`` the critic's V(s, h) ``[B]``, ``group_of``
-        ``[M]`` each lump's group (merged groups have no lumps left)."""
+        ``log_prob``, ``held_value(value_obs, component)`` the critic's V(s, h) ``[B]`` for
+        lumps of group h, ``group_of`` ``[M]`` each lump's group (merged groups have no lumps
+        left)."""
         T, N = storage.num_steps, storage.num_envs
         full = storage.flat()
         live = group_of.unique()
@@ -77,7 +78,7 @@ class CrossGroupTargets:
         for j, h in enumerate(live.tolist()):
             comp = components[j].expand(T * N)
             old[:, j] = log_prob(full.obs, full.actions, comp)
-            v = group_value(value_obs.flatten(0, 1), h).view(T, N)
+            v = held_value(value_obs.flatten(0, 1), comp).view(T, N)
             v_next = torch.cat([v[1:], torch.zeros_like(v[:1])])
             delta = storage.rewards + gamma * (1.0 - storage.dones) * v_next - v
             adv[:, j] = delta.flatten()

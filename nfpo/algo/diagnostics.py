@@ -36,10 +36,8 @@ class GradNorms:
             rows = [self.index[id(p)] for p in params if id(p) in self.index]
             if not rows:  # no gradient in this group (e.g. a merged group's stack)
                 continue
-            if sq is not None and rows == list(range(rows[0], rows[-1] + 1)):
-                values[name] = float(sq[rows[0]:rows[-1] + 1].sum())  # neighbours: a slice
-            else:
-                values[name] = float(torch.stack([self.norms[i] for i in rows]).pow(2).sum())
+            part = sq[rows] if sq is not None else torch.stack([self.norms[i] for i in rows]).pow(2)
+            values[name] = float(part.sum())
         out = {name: math.sqrt(values.get(name, 0.0)) for name in groups}
         out["total"] = math.sqrt(sum(values.get(name, 0.0) for name in groups))
         return out
