@@ -25,6 +25,18 @@ PRESETS: dict[str, str] = {
               "--ent-coef 0 --max-grad-norm 1.0 --activation elu "
               "--actor-hidden 128 128 128 --critic-hidden 128 128 128 --flow-hidden 128 128 "
               "--flow-lr-scale 0.3",
+    # Several good actions per state (docs/multimodal.md, issue #20): a mixture of four flows,
+    # each started on its own lump of a sphere-spread base, one group held per episode and
+    # judged by its own value V(s, g) and its own density (the ratio entropy estimate); the
+    # groups' weights follow their returns from half of training on (T = 0.5), a group that
+    # lags by 0.75 sigma restarts as a copy of its nearest good group, and groups that went
+    # the same way merge (within 0.6). tanh actions, entropy bonus annealed 0.05 -> 0.
+    "multimodal": "--policy flow --action-bound tanh --ent-coef 0.05 --ent-coef-final 0 "
+                  "--flow-base-mixture 4 --flow-base-mixture-std 1.0 "
+                  "--flow-base-mixture-init sphere --flow-base-mixture-hold --flow-groups 4 "
+                  "--flow-base-mixture-condition --flow-groups-temperature 0.5 "
+                  "--flow-groups-start 0.5 --flow-groups-restart 0.75 --flow-groups-merge 0.6 "
+                  "--entropy-estimate ratio",
 }
 
 

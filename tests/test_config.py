@@ -54,3 +54,13 @@ def test_presets_expand_in_place_and_later_flags_override():
     assert cfg["env"]["critic_obs_key"] == "privileged_state" and cfg["ppo"]["num_epochs"] == 5
     with pytest.raises(ConfigError, match="invalid preset='fast': expected one of legged"):
         expand_presets(["--preset", "fast"])
+
+
+def test_multimodal_preset_resolves_to_the_held_mixture_of_flows():
+    from nfpo.bench.spec import Job, job_config
+
+    cfg = job_config(Job("nfpo/MultiGoal-v0", "a", 1, 100, ("--preset", "multimodal")))
+    pol = cfg["policy"]
+    assert pol["kind"] == "flow" and pol["flow_groups"] == 4
+    assert pol["flow_base_mixture"] == 4 and pol["flow_base_mixture_hold"]
+    assert cfg["ppo"]["entropy_estimate"] == "ratio"
