@@ -91,6 +91,18 @@ STUDIES = {
     "_fork_groups_merge_ratio_half": "the same from 1/2 (fork_groups_merge_ratio_half.toml)",
     "_fork_ratio_half_more": "the same from 1/2 and the annealed Gaussian, seeds 6-10 "
                              "(fork_ratio_half_more.toml)",
+    "_preset_bandit4": "--preset multimodal (lumps of std 1.0 then) and a Gaussian with its "
+                       "training flags (preset_bandit4.toml)",
+    "_preset_bandit4_variants": "the preset with the marginal entropy estimate, or eight groups "
+                                "(preset_bandit4_variants.toml)",
+    "_preset_bandit4_std": "the preset with lumps of std 0.3 / 0.5 (preset_bandit4_std.toml)",
+    "_preset_groups8": "the preset with eight groups on std-0.5 lumps (preset_groups8.toml)",
+    "_preset_multigoal": "--preset multimodal at std 1.0 and 0.5, and a Gaussian with its "
+                         "training flags (preset_multigoal.toml)",
+    "_preset_multigoal8": "the preset with eight groups on std-0.5 lumps (preset_multigoal8.toml)",
+    "_fork_preset_std05": "--preset multimodal (std-0.5 lumps), seeds 1-5 (fork_preset_std05.toml)",
+    "_fork_preset8": "the preset with eight groups on std-0.5 lumps (fork_preset8.toml)",
+    "_fork_preset_std05_more": "--preset multimodal, seeds 6-10 (fork_preset_std05_more.toml)",
 }
 # studies whose summary re-reads earlier grids for comparison: only their own arms are listed
 OWN_ARMS = {"_multigoal_groups_gauss": {"gauss-groups4-cond"},
@@ -113,7 +125,11 @@ OWN_ARMS = {"_multigoal_groups_gauss": {"gauss-groups4-cond"},
             "_fork_groups_cross_merge": {"flow-groups4-cross-merge"},
             "_fork_groups_merge_ratio": {"flow-groups4-merge-ratio"},
             "_fork_groups_merge_ratio_half": {"flow-groups4-merge-ratio-half"},
-            "_fork_ratio_half_more": {"flow-groups4-merge-ratio-half", "gaussian-anneal"}}
+            "_fork_ratio_half_more": {"flow-groups4-merge-ratio-half", "gaussian-anneal"},
+            "_preset_bandit4_variants": {"reparam", "groups8"},
+            "_preset_bandit4_std": {"std03", "std05"}, "_preset_groups8": {"groups8-std05"},
+            "_preset_multigoal8": {"groups8-std05"}, "_fork_preset_std05": {"std05"},
+            "_fork_preset8": {"groups8-std05"}, "_fork_preset_std05_more": {"std05"}}
 
 
 def task_name(row: dict) -> str:
