@@ -130,13 +130,24 @@ def test_mode_coverage():
     assert np.isnan(mode_coverage(np.array([], dtype=int), 2))
 
 
+def _train_eval(cfg, run, steps: int) -> dict:
+    """Train ``cfg`` with seed 1 for ``steps`` into ``run`` (no progress, TensorBoard, report
+    or eval), then evaluate 400 stochastic episodes."""
+    from nfpo.evaluate import evaluate
+    from nfpo.runner import Trainer
+
+    cfg.run.total_steps, cfg.run.seed, cfg.run.run_dir = steps, 1, str(run)
+    cfg.run.progress = cfg.run.tensorboard = cfg.run.report = False
+    cfg.run.eval_episodes = 0
+    Trainer(cfg).train()
+    return evaluate(run, episodes=400, deterministic=False)
+
+
 def _bandit(tmp_path, kind: str, bound: str, ent_coef: float, steps: int = 16384,
             **changes) -> dict:
     """Train on the bandit with seed 1 and evaluate 400 stochastic episodes; ``changes``:
     ``section__field=value`` config overrides."""
     from nfpo.config import TrainConfig
-    from nfpo.evaluate import evaluate
-    from nfpo.runner import Trainer
 
     cfg = TrainConfig()
     cfg.env.id, cfg.env.num_envs, cfg.policy.kind = "nfpo/BimodalBandit-v0", 4, kind
@@ -146,12 +157,7 @@ def _bandit(tmp_path, kind: str, bound: str, ent_coef: float, steps: int = 16384
     for key, value in changes.items():
         section, field = key.split("__")
         setattr(getattr(cfg, section), field, value)
-    run = tmp_path / f"{kind}-{bound}"
-    cfg.run.total_steps, cfg.run.seed, cfg.run.run_dir = steps, 1, str(run)
-    cfg.run.progress = cfg.run.tensorboard = cfg.run.report = False
-    cfg.run.eval_episodes = 0
-    Trainer(cfg).train()
-    return evaluate(run, episodes=400, deterministic=False)
+    return _train_eval(cfg, tmp_path / f"{kind}-{bound}", steps)
 
 
 def test_bandit_flow_covers_both_modes_gaussian_does_not(tmp_path):
@@ -224,8 +230,6 @@ def _multigoal(tmp_path, kind: str, ent_coef_final: float | None = None, **chang
     ``ent_coef_final``, the bonus annealed to it as in hold_anneal.toml), 400 stochastic
     episodes."""
     from nfpo.config import TrainConfig
-    from nfpo.evaluate import evaluate
-    from nfpo.runner import Trainer
 
     cfg = TrainConfig()
     cfg.env.id, cfg.env.num_envs, cfg.policy.kind = "nfpo/MultiGoal-v0", 16, kind
@@ -234,12 +238,7 @@ def _multigoal(tmp_path, kind: str, ent_coef_final: float | None = None, **chang
     cfg.ppo.ent_coef_final = ent_coef_final
     for key, value in changes.items():
         setattr(cfg.policy, key, value)
-    run = tmp_path / f"{kind}-{len(list(tmp_path.iterdir()))}"
-    cfg.run.total_steps, cfg.run.seed, cfg.run.run_dir = 147456, 1, str(run)
-    cfg.run.progress = cfg.run.tensorboard = cfg.run.report = False
-    cfg.run.eval_episodes = 0
-    Trainer(cfg).train()
-    return evaluate(run, episodes=400, deterministic=False)
+    return _train_eval(cfg, tmp_path / f"{kind}-{len(list(tmp_path.iterdir()))}", 147456)
 
 
 @pytest.mark.slow
@@ -276,17 +275,10 @@ def _flagged(tmp_path, name: str, env_id: str, steps: int, *flags: str) -> dict:
     evaluate 400 stochastic episodes."""
     from nfpo.bench.spec import Job, job_config
     from nfpo.config import TrainConfig
-    from nfpo.evaluate import evaluate
-    from nfpo.runner import Trainer
 
     cfg = TrainConfig.from_dict(job_config(Job(env_id, name, 1, steps,
                                                 (*flags, "--env", env_id))))
-    run = tmp_path / name
-    cfg.run.total_steps, cfg.run.seed, cfg.run.run_dir = steps, 1, str(run)
-    cfg.run.progress = cfg.run.tensorboard = cfg.run.report = False
-    cfg.run.eval_episodes = 0
-    Trainer(cfg).train()
-    return evaluate(run, episodes=400, deterministic=False)
+    return _train_eval(cfg, tmp_path / name, steps)
 
 
 def test_multimodal_preset_keeps_every_bandit_peak_gaussian_does_not(tmp_path):
