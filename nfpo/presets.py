@@ -32,8 +32,9 @@ PRESETS: dict[str, str] = {
     # lags by 0.75 sigma restarts as a copy of its nearest good group, and groups that went
     # the same way merge (within 0.6). tanh actions, entropy bonus annealed 0.05 -> 0. Lumps
     # of std 0.5 at radius 1.2: std 1.0 let two groups climb one of the 4-peak bandit's peaks
-    # in 3/5 seeds (std 0.5: 5/5), and was no better on ForkReach or MultiGoal
-    # (benchmarks/multimodal/README.md, Session 23).
+    # in 3/5 seeds (std 0.5: 5/5); MultiGoal keeps four goals in 4/5 at either std, ForkReach
+    # both sides in 8/10 seeds at std 0.5 against 9/10 at 1.0 (benchmarks/multimodal/
+    # README.md, Session 23).
     "multimodal": "--policy flow --action-bound tanh --ent-coef 0.05 --ent-coef-final 0 "
                   "--flow-base-mixture 4 --flow-base-mixture-std 0.5 "
                   "--flow-base-mixture-init sphere --flow-base-mixture-hold --flow-groups 4 "
