@@ -51,7 +51,9 @@ def start_entropy(run_dir: Path, samples: int = 2000) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--figure-arms", default="flow,gaussian",
-                    help="the arms (seed 1) drawn side by side in the plot-policy figure")
+                    help="the arms drawn side by side in the plot-policy figure")
+    ap.add_argument("--figure-seed", type=int, default=1,
+                    help="the seed whose runs the figure draws")
     ap.add_argument("--grids", nargs="+", default=[str(HERE / "grid"), str(HERE / "fork")])
     ap.add_argument("--episodes", type=int, default=500)
     ap.add_argument("--name", default="", help="suffix of the output files")
@@ -83,7 +85,7 @@ def main() -> None:
     fig_dir = HERE / "figures"
     figures = []
     for task in sorted({r["task"] for r in rows}):
-        runs = [run_of.get((task, p, 1)) for p in args.figure_arms.split(",")]
+        runs = [run_of.get((task, p, args.figure_seed)) for p in args.figure_arms.split(",")]
         if all(r is not None for r in runs):
             out = fig_dir / f"{args.name + '_' if args.name else ''}{task.split('/')[-1]}.png"
             plot_policies(runs, out)
@@ -120,7 +122,8 @@ def main() -> None:
                 f"{sum(r.get('multimodal', False) for r in rs)}/{len(rs)} | "
                 f"{np.mean([r['entropy_start'] for r in rs]):.2f} | {fr} |")
     for task, fig in figures:
-        lines += ["", f"### {task} (seed 1; left: flow, right: Gaussian)", "", f"![{task}]({fig})"]
+        lines += ["", f"### {task} (seed {args.figure_seed}; left to right: "
+                  f"{', '.join(args.figure_arms.split(','))})", "", f"![{task}]({fig})"]
     (HERE / f"RESULTS{sfx}.md").write_text("\n".join(lines) + "\n")
     print(HERE / f"RESULTS{sfx}.md")
 
