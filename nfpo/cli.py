@@ -35,7 +35,8 @@ def train(
 ) -> Path:
     """Train a policy with PPO; write logs, checkpoints, an evaluation and a report.
     ``--preset legged`` (later flags override it) sets a legged-robot PPO after rsl_rl's on an
-    EnvPool Go1 with an asymmetric critic (``nfpo.presets.PRESETS``).
+    EnvPool Go1 with an asymmetric critic; ``--preset multimodal`` a held mixture of four
+    flows that keeps several good actions per state (``nfpo.presets.PRESETS``).
 
     Args:
         cfg: training configuration.
