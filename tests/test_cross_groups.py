@@ -70,11 +70,12 @@ def test_weights_are_truncated_ratios_to_the_other_groups_only():
 def test_the_advantage_is_one_step_under_the_learning_groups_own_value():
     ag, st = filled()
     x = build(ag, st)
+
     def value(h):  # V(s, h): the stored critic input with group h's one-hot, by hand
-        x = st.critic_obs.flatten(0, 1).clone()
-        x[:, -G:] = 0.0
-        x[:, x.shape[1] - G + h] = 1.0
-        return ag.critic(x).view(T, N)
+        inp = st.critic_obs.flatten(0, 1).clone()
+        inp[:, -G:] = 0.0
+        inp[:, inp.shape[1] - G + h] = 1.0
+        return ag.critic(inp).view(T, N)
 
     with torch.no_grad():
         v = {h: value(h) for h in range(G)}
