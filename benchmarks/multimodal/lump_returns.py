@@ -8,6 +8,9 @@ For a flow with M lumps every lump k is held for ``--episodes`` stochastic episo
 noise inside the lump every step, as in training); a Gaussian run is one row of i.i.d. draws.
 A mixture of flows (``--flow-groups``) also names each lump's group and the group's weight W_g
 (the share of episodes it is drawn for). ``--checkpoint STEP``: an earlier checkpoint.
+Each row also counts the episodes that ended without ``info["success"]`` and, for each, its
+length and the first two entries of its last observation (the position on ForkReach and
+MultiGoal): where a failing lump ends up.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ def lump_rows(run: Path, episodes: int, max_steps: int = 200, checkpoint: int | 
     rows = []
     for k in range(max(m, 1)):
         comp = torch.tensor([k]) if m else None
-        rets, lens, modes = [], [], []
+        rets, lens, modes, fails = [], [], [], []
         for ep in range(episodes):
             obs, _ = env.reset(seed=1000 + ep)
             ret, n, info = 0.0, 0, {}
@@ -47,9 +50,12 @@ def lump_rows(run: Path, episodes: int, max_steps: int = 200, checkpoint: int | 
                 if term or trunc:
                     break
             rets.append(ret), lens.append(n), modes.append(int(info.get("mode", -1)))
+            if not info.get("success", 1.0):
+                fails.append({"length": n, "end": np.round(obs[:2], 3).tolist()})
         rows.append({"lump": k if m else None, "return": float(np.mean(rets)),
                      "length": float(np.mean(lens)),
-                     "modes": {str(g): modes.count(g) for g in sorted(set(modes))}})
+                     "modes": {str(g): modes.count(g) for g in sorted(set(modes))},
+                     "failures": fails})
         if groups is not None:
             g = int(groups[k])
             rows[-1].update(group=g, weight=float(weights[g]))
@@ -72,7 +78,8 @@ def main(argv: list[str] | None = None) -> None:
         for r in rows:
             group = f" (group {r['group']}, W {r['weight']:.3f})" if "group" in r else ""
             print(f"  lump {r['lump']}{group}: return {r['return']:.2f}, "
-                  f"length {r['length']:.1f}, modes {r['modes']}")
+                  f"length {r['length']:.1f}, modes {r['modes']}, "
+                  f"failures {len(r['failures'])}")
 
 
 if __name__ == "__main__":
