@@ -557,6 +557,28 @@ def test_init_from_fixed_mixture_weights_into_learned_ones(tmp_path):
     assert torch.equal(t["policy.base_dist.logits"], torch.zeros(4))
 
 
+def test_init_from_a_run_with_a_merged_group_keeps_it_dead(tmp_path):
+    """A mixture of held flows whose group 1 was merged into group 0 (its lumps now group
+    0's) fine-tunes with group 1 dead: the group weights, restarts and merges run over the
+    three live groups. Before, the dead group counted as live, never got an episode, and its
+    missing return held the weights where pretraining left them (MultiGoal seed 4 of
+    finetune_multigoal.py's preset arm: success 0.30 after 24k steps)."""
+    def cfg(run_dir, **run):
+        c = tiny_cfg(run_dir, **run)
+        p = c.policy
+        p.kind, p.flow_base_mixture, p.flow_base_mixture_hold = "flow", 4, True
+        p.flow_base_mixture_init, p.flow_groups, p.flow_groups_temperature = "sphere", 4, 0.5
+        return c
+    src = Trainer(cfg(tmp_path / "src"))
+    assert src.collector.group_weights.alive.all()
+    src.agent.policy.merge_group(1, 0)
+    src.save()
+    ft = Trainer(cfg(tmp_path / "ft", init_from=str(tmp_path / "src")))
+    assert ft.collector.group_weights.alive.tolist() == [True, False, True, True]
+    ft.train()
+    assert ft.collector.group_weights.weights(1.0) is not None  # every live group has a return
+
+
 def test_freeze_holds_named_parameters_and_names_a_bad_prefix(tmp_path):
     cfg = tiny_cfg(tmp_path / "f", freeze=("policy.flow.layers.0", "critic"))
     t = Trainer(cfg)
