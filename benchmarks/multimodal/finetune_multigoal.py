@@ -8,14 +8,18 @@ update's success rate reaches 0.9 (the soft Q-learning paper's experiment, on-po
 
 Pretrained (147k steps, seed s of each grid; the fine-tuning run uses the same seed):
 flow-hold16 (hold_k.toml: all four goals), flow-single (hold.toml's flow-mix: one goal),
-gaussian (hold_gauss.toml: one goal), gaussian-held (hold.toml: two goals). Fine-tuning:
+gaussian (hold_gauss.toml: one goal), gaussian-held (hold.toml: two goals), preset
+(preset_multigoal.toml's std05 arm: ``--preset multimodal``, four held flows). Fine-tuning:
 ``STEPS`` at the pretraining settings with PPO. Arm flow-hold16 keeps its fixed weights;
 flow-hold16-logits30 learns only the mixture logits (new, starting uniform) at 30x the
 learning rate; flow-hold16-weights learns everything plus the logits; flow-scratch is a fresh
 held-lump flow. Equal tuning: gaussian-lr10 / gaussian-lr30 fine-tune the one-goal Gaussian at
 10x / 30x the learning rate (actor and critic), flow-single-lr30 the one-goal flow's actor at
-30x. Run dirs go to ``--work`` (outside the tree; finished runs are reused); results to
-``--out`` (benchmarks/multimodal/finetune_multigoal.json; rows without a seed are seed 1).
+30x. Arm preset fine-tunes the ``--preset multimodal`` run with the preset itself, its group
+weights following the returns from the first update (``--flow-groups-start 0``; pretraining
+started them at 1/2): no knob of its own. Run dirs go to ``--work`` (outside the tree;
+finished runs are reused); results to ``--out`` (benchmarks/multimodal/finetune_multigoal.json;
+rows without a seed are seed 1, rows without a date are from 2026-12-01).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import csv
 import json
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -35,10 +40,12 @@ HELD = ("--policy flow --flow-base-mixture 16 --flow-base-mixture-init sphere "
 HOLD16 = "hold_k/runs/nfpo-MultiGoal-v0__flow-hold16__s{seed}"
 SINGLE = "hold/runs/nfpo-MultiGoal-v0__flow-mix__s{seed}"
 GAUSS = "hold_gauss/runs/nfpo-MultiGoal-v0__gaussian__s{seed}"
+PRESET = "preset_multigoal/runs/nfpo-MultiGoal-v0__std05__s{seed}"
 PRETRAINED = {"flow-hold16": HOLD16, "flow-hold16-logits30": HOLD16,
               "flow-hold16-weights": HOLD16, "flow-single": SINGLE, "flow-single-lr30": SINGLE,
               "gaussian": GAUSS, "gaussian-lr10": GAUSS, "gaussian-lr30": GAUSS,
-              "gaussian-held": "hold/runs/nfpo-MultiGoal-v0__gaussian-held__s{seed}"}
+              "gaussian-held": "hold/runs/nfpo-MultiGoal-v0__gaussian-held__s{seed}",
+              "preset": PRESET}
 ARMS = {"flow-hold16": HELD,
         "flow-hold16-logits30": HELD + " --flow-base-mixture-weights --freeze policy.flow "
                                        "policy.base_dist.means --flow-lr-scale 30",
@@ -50,7 +57,8 @@ ARMS = {"flow-hold16": HELD,
         "gaussian-lr10": "--policy gaussian --learning-rate 3e-3",
         "gaussian-lr30": "--policy gaussian --learning-rate 9e-3",
         "gaussian-held": "--policy gaussian --noise-correlation 1",
-        "flow-scratch": HELD}
+        "flow-scratch": HELD,
+        "preset": "--preset multimodal --flow-groups-start 0"}
 COMMON = (f"--env nfpo/MultiGoal-v0 --num-envs 16 --num-steps 64 --num-minibatches 4 "
           f"--action-bound tanh --ent-coef 0.05 --total-steps {STEPS} "
           f"--eval-episodes 0 --no-progress --no-report --no-tensorboard")
@@ -76,7 +84,8 @@ def run(arm: str, target: int, seed: int, work: Path) -> dict:
                   if (s := success(r)) is not None and s >= THRESHOLD), None)
     last = [s for r in rows[-5:] if (s := success(r)) is not None]
     return {"arm": arm, "target": target, "seed": seed, "first_step_success_0.9": first,
-            "final_success_last5": sum(last) / max(len(last), 1)}
+            "final_success_last5": sum(last) / max(len(last), 1),
+            "date": time.strftime("%Y-%m-%d", time.gmtime((d / "summary.json").stat().st_mtime))}
 
 
 def main() -> None:
@@ -98,7 +107,8 @@ def main() -> None:
     new = {key(r) for r in res}
     runs = sorted([r for r in old if key(r) not in new] + res,
                   key=lambda r: (r.get("seed", 1), r["arm"], r["target"]))
-    a.out.write_text(json.dumps({"date": "2026-12-01", "machine": "2-core CPU (no GPU)",
+    a.out.write_text(json.dumps({"date": "2026-12-01 (first rows; each later row has its own)",
+                                 "machine": "2-core CPU (no GPU)",
                                  "fine_tune_steps": STEPS,
                                  "threshold": f"first update with success rate >= {THRESHOLD}",
                                  "runs": runs}, indent=1))
