@@ -103,6 +103,9 @@ STUDIES = {
     "_fork_preset_std05": "--preset multimodal (std-0.5 lumps), seeds 1-5 (fork_preset_std05.toml)",
     "_fork_preset8": "the preset with eight groups on std-0.5 lumps (fork_preset8.toml)",
     "_fork_preset_std05_more": "--preset multimodal, seeds 6-10 (fork_preset_std05_more.toml)",
+    "_preset_bandit4_std07": "the preset with lumps of std 0.7 / 0.85 (preset_bandit4_std07.toml)",
+    "_preset_multigoal_std07": "the preset with lumps of std 0.7 (preset_multigoal_std07.toml)",
+    "_fork_preset_std07": "the preset with lumps of std 0.7, seeds 1-10 (fork_preset_std07.toml)",
 }
 # studies whose summary re-reads earlier grids for comparison: only their own arms are listed
 OWN_ARMS = {"_multigoal_groups_gauss": {"gauss-groups4-cond"},
