@@ -106,6 +106,8 @@ STUDIES = {
     "_preset_bandit4_std07": "the preset with lumps of std 0.7 / 0.85 (preset_bandit4_std07.toml)",
     "_preset_multigoal_std07": "the preset with lumps of std 0.7 (preset_multigoal_std07.toml)",
     "_fork_preset_std07": "the preset with lumps of std 0.7, seeds 1-10 (fork_preset_std07.toml)",
+    "_fork_preset_norestart": "the preset without restarts, seeds 1-10 "
+                              "(fork_preset_norestart.toml)",
 }
 # studies whose summary re-reads earlier grids for comparison: only their own arms are listed
 OWN_ARMS = {"_multigoal_groups_gauss": {"gauss-groups4-cond"},
