@@ -28,18 +28,20 @@ PRESETS: dict[str, str] = {
     # Several good actions per state (docs/multimodal.md, issue #20): a mixture of four flows,
     # each started on its own lump of a sphere-spread base, one group held per episode and
     # judged by its own value V(s, g) and its own density (the ratio entropy estimate); the
-    # groups' weights follow their returns from half of training on (T = 0.5), a group that
-    # lags by 0.75 sigma restarts as a copy of its nearest good group, and groups that went
-    # the same way merge (within 0.6). tanh actions, entropy bonus annealed 0.05 -> 0. Lumps
-    # of std 0.5 at radius 1.2: std 1.0 let two groups climb one of the 4-peak bandit's peaks
-    # in 3/5 seeds (std 0.5: 5/5); MultiGoal keeps four goals in 4/5 at either std, ForkReach
-    # both sides in 8/10 seeds at std 0.5 against 9/10 at 1.0 (benchmarks/multimodal/
-    # README.md, Session 23).
+    # groups' weights follow their returns from half of training on (T = 0.5), and groups
+    # that went the same way merge (within 0.6). tanh actions, entropy bonus annealed 0.05 ->
+    # 0. Lumps of std 0.5 at radius 1.2: std 1.0 let two groups climb one of the 4-peak
+    # bandit's peaks in 3/5 seeds (std 0.5: 5/5). No restarts: with them (0.75 sigma) two of
+    # ForkReach's ten seeds lost a side, each to a restart that copied the side's only group
+    # from the other side (8/10; without: 10/10, same success and return; the bandit 5/5 and
+    # MultiGoal 4/5 either way). Fine-tuning to one mode wants them: add
+    # --flow-groups-start 0 --flow-groups-restart 0.75 (benchmarks/multimodal/README.md,
+    # Sessions 23-24).
     "multimodal": "--policy flow --action-bound tanh --ent-coef 0.05 --ent-coef-final 0 "
                   "--flow-base-mixture 4 --flow-base-mixture-std 0.5 "
                   "--flow-base-mixture-init sphere --flow-base-mixture-hold --flow-groups 4 "
                   "--flow-base-mixture-condition --flow-groups-temperature 0.5 "
-                  "--flow-groups-start 0.5 --flow-groups-restart 0.75 --flow-groups-merge 0.6 "
+                  "--flow-groups-start 0.5 --flow-groups-merge 0.6 "
                   "--entropy-estimate ratio",
 }
 

@@ -64,3 +64,5 @@ def test_multimodal_preset_resolves_to_the_held_mixture_of_flows():
     assert pol["kind"] == "flow" and pol["flow_groups"] == 4
     assert pol["flow_base_mixture"] == 4 and pol["flow_base_mixture_hold"]
     assert cfg["ppo"]["entropy_estimate"] == "ratio"
+    # merges, no restarts: restarts cost ForkReach a side in 2/10 seeds (Session 24)
+    assert pol["flow_groups_merge"] == 0.6 and pol["flow_groups_restart"] == 0.0

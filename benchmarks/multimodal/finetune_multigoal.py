@@ -15,9 +15,10 @@ flow-hold16-logits30 learns only the mixture logits (new, starting uniform) at 3
 learning rate; flow-hold16-weights learns everything plus the logits; flow-scratch is a fresh
 held-lump flow. Equal tuning: gaussian-lr10 / gaussian-lr30 fine-tune the one-goal Gaussian at
 10x / 30x the learning rate (actor and critic), flow-single-lr30 the one-goal flow's actor at
-30x. Arm preset fine-tunes the ``--preset multimodal`` run with the preset itself, its group
-weights following the returns from the first update (``--flow-groups-start 0``; pretraining
-started them at 1/2): no knob of its own. Run dirs go to ``--work`` (outside the tree;
+30x. Arm preset fine-tunes the ``--preset multimodal`` run with the preset, its group weights
+following the returns from the first update (``--flow-groups-start 0``; pretraining started
+them at 1/2) and restarts at 0.75 sigma (the preset's own until Session 24; the rows were
+measured with it). Run dirs go to ``--work`` (outside the tree;
 finished runs are reused); results to ``--out`` (benchmarks/multimodal/finetune_multigoal.json;
 rows without a seed are seed 1, rows without a date are from 2026-12-01).
 """
@@ -58,7 +59,7 @@ ARMS = {"flow-hold16": HELD,
         "gaussian-lr30": "--policy gaussian --learning-rate 9e-3",
         "gaussian-held": "--policy gaussian --noise-correlation 1",
         "flow-scratch": HELD,
-        "preset": "--preset multimodal --flow-groups-start 0"}
+        "preset": "--preset multimodal --flow-groups-start 0 --flow-groups-restart 0.75"}
 COMMON = (f"--env nfpo/MultiGoal-v0 --num-envs 16 --num-steps 64 --num-minibatches 4 "
           f"--action-bound tanh --ent-coef 0.05 --total-steps {STEPS} "
           f"--eval-episodes 0 --no-progress --no-report --no-tensorboard")

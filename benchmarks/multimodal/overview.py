@@ -108,6 +108,9 @@ STUDIES = {
     "_fork_preset_std07": "the preset with lumps of std 0.7, seeds 1-10 (fork_preset_std07.toml)",
     "_fork_preset_norestart": "the preset without restarts, seeds 1-10 "
                               "(fork_preset_norestart.toml)",
+    "_preset_bandit4_norestart": "the preset without restarts (preset_bandit4_norestart.toml)",
+    "_preset_multigoal_norestart": "the preset without restarts "
+                                   "(preset_multigoal_norestart.toml)",
 }
 # studies whose summary re-reads earlier grids for comparison: only their own arms are listed
 OWN_ARMS = {"_multigoal_groups_gauss": {"gauss-groups4-cond"},
