@@ -111,7 +111,7 @@ STUDIES = {
     "_preset_bandit4_norestart": "the preset without restarts (preset_bandit4_norestart.toml)",
     "_preset_multigoal_norestart": "the preset without restarts "
                                    "(preset_multigoal_norestart.toml)",
-    "_fork_preset8_norestart": "the preset (no restarts) with eight groups, stopped after 2 "
+    "_fork_preset8_norestart": "the preset (no restarts) with eight groups, stopped after 4 "
                                "seeds (fork_preset8_norestart.toml)",
 }
 # studies whose summary re-reads earlier grids for comparison: only their own arms are listed
