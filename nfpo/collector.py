@@ -71,13 +71,12 @@ class Collector:
         self.modes = ModeBalance(n, p.mode_balance_clusters, p.mode_balance,
                                  p.mode_balance_shrink) if p.mode_balance else None
         pc = cfg.policy  # a mixture of held flows whose group weights follow the returns
-        self.group_weights = GroupWeights(pc.flow_groups, pc.flow_groups_temperature,
-                                          pc.flow_groups_floor) \
+        # a group merged away owns no lump (weights from --init-from a run with merges; a
+        # resume loads the same from its state)
+        self.group_weights = GroupWeights(
+            pc.flow_groups, pc.flow_groups_temperature, pc.flow_groups_floor,
+            alive=np.isin(np.arange(pc.flow_groups), agent.policy.group_of.cpu().numpy())) \
             if pc.flow_groups_temperature else None
-        if self.group_weights is not None:  # a group merged away owns no lump: weights from
-            # --init-from a run with merges (a resume loads the same from its state)
-            owners = agent.policy.group_of.cpu().numpy()
-            self.group_weights.alive = np.isin(np.arange(pc.flow_groups), owners)
         # lagging groups restart, close ones merge (runner): both need episode descriptors
         self.regroup = bool(pc.flow_groups_restart or pc.flow_groups_merge)
         # episode descriptors (mean normalized obs and action) for the bonus, the mode

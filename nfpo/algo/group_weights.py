@@ -57,14 +57,17 @@ class GroupWeights:
     restart, ``mergeable(sigma, gap, radius)`` -> a merge (module docstring) or None."""
 
     def __init__(self, groups: int, temperature: float, floor: float = 0.1,
-                 rate: float = 0.1) -> None:
+                 rate: float = 0.1, alive: np.ndarray | None = None) -> None:
+        """``alive`` ``[G]``: the groups not merged away (default all), e.g. those that own a
+        lump of a policy loaded with ``--init-from`` from a run with merges."""
         if temperature <= 0:
             raise ValueError(f"temperature={temperature!r}: expected a number > 0")
         self.temperature, self.floor, self.rate = temperature, floor, rate
         self.returns = np.full(groups, math.nan)  # running mean return per group
         self.outcomes: np.ndarray | None = None  # running mean descriptor per group [G, D]
         self.restarts = 0  # restarts done (``copy``)
-        self.alive = np.ones(groups, dtype=bool)  # False: merged into another group
+        self.alive = np.ones(groups, dtype=bool) if alive is None else \
+            np.asarray(alive, dtype=bool).copy()  # False: merged into another group
 
     def observe(self, groups: np.ndarray, returns: np.ndarray,
                 descriptors: np.ndarray | None = None) -> None:
