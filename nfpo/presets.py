@@ -29,15 +29,16 @@ PRESETS: dict[str, str] = {
     # each started on its own lump of a sphere-spread base, one group held per episode and
     # judged by its own value V(s, g) and its own density (the ratio entropy estimate); the
     # groups' weights follow their returns from half of training on (T = 0.5), and groups
-    # that went the same way merge (within 0.6). tanh actions, entropy bonus annealed 0.05 ->
-    # 0. Lumps of std 0.5 at radius 1.2: std 1.0 let two groups climb one of the 4-peak
-    # bandit's peaks in 3/5 seeds (std 0.5: 5/5). No restarts: with them (0.75 sigma) two of
-    # ForkReach's ten seeds lost a side, each to a restart that copied the side's only group
-    # from the other side (8/10; without: 10/10, same success and return; the bandit 5/5 and
-    # MultiGoal 4/5 either way). Fine-tuning to one mode wants them: add
-    # --flow-groups-start 0 --flow-groups-restart 0.75 (benchmarks/multimodal/README.md,
-    # Sessions 23-24).
-    "multimodal": "--policy flow --action-bound tanh --ent-coef 0.05 --ent-coef-final 0 "
+    # that went the same way merge (within 0.6). tanh actions, entropy bonus annealed 0.1 ->
+    # 0 (0.05 until Session 25: MultiGoal 7.27 -> 7.36, ForkReach success 0.986 -> 0.992,
+    # bandit 5/5 either way). Lumps of std 0.5 at radius 1.2: std 1.0 let two groups climb
+    # one of the 4-peak bandit's peaks in 3/5 seeds (std 0.5: 5/5; std 1.0 at radius 2.0 or
+    # 2.4: 1/5, 0/5). No restarts: with them (0.75 sigma) two of ForkReach's ten seeds lost a
+    # side, each to a restart that copied the side's only group from the other side (8/10;
+    # without: 10/10, same success and return; the bandit 5/5 and MultiGoal 4/5 either way).
+    # Fine-tuning to one mode wants them: add --flow-groups-start 0 --flow-groups-restart
+    # 0.75 (benchmarks/multimodal/README.md, Sessions 23-25).
+    "multimodal": "--policy flow --action-bound tanh --ent-coef 0.1 --ent-coef-final 0 "
                   "--flow-base-mixture 4 --flow-base-mixture-std 0.5 "
                   "--flow-base-mixture-init sphere --flow-base-mixture-hold --flow-groups 4 "
                   "--flow-base-mixture-condition --flow-groups-temperature 0.5 "

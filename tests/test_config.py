@@ -64,5 +64,7 @@ def test_multimodal_preset_resolves_to_the_held_mixture_of_flows():
     assert pol["kind"] == "flow" and pol["flow_groups"] == 4
     assert pol["flow_base_mixture"] == 4 and pol["flow_base_mixture_hold"]
     assert cfg["ppo"]["entropy_estimate"] == "ratio"
+    # bonus 0.1 -> 0: MultiGoal 7.36 and ForkReach success 0.992 (0.05: 7.27, 0.986; Session 25)
+    assert cfg["ppo"]["ent_coef"] == 0.1 and cfg["ppo"]["ent_coef_final"] == 0.0
     # merges, no restarts: restarts cost ForkReach a side in 2/10 seeds (Session 24)
     assert pol["flow_groups_merge"] == 0.6 and pol["flow_groups_restart"] == 0.0

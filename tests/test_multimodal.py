@@ -294,7 +294,7 @@ def test_multimodal_preset_keeps_every_bandit_peak_gaussian_does_not(tmp_path):
     flow = _flagged(tmp_path, "preset", "nfpo/BimodalBandit-v0", 16384, *rollout,
                     "--preset", "multimodal")
     gauss = _flagged(tmp_path, "gaussian", "nfpo/BimodalBandit-v0", 8192, *rollout,
-                     "--policy", "gaussian", "--action-bound", "tanh", "--ent-coef", "0.05",
+                     "--policy", "gaussian", "--action-bound", "tanh", "--ent-coef", "0.1",
                      "--ent-coef-final", "0")
     assert min(flow["mode_fractions"]) >= 0.15, flow["mode_fractions"]
     assert sum(flow["mode_fractions"]) >= 0.9, flow["mode_fractions"]

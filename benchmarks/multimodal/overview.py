@@ -113,6 +113,22 @@ STUDIES = {
                                    "(preset_multigoal_norestart.toml)",
     "_fork_preset8_norestart": "the preset (no restarts) with eight groups, stopped after 4 "
                                "seeds (fork_preset8_norestart.toml)",
+    "_preset_bandit4_wide": "the preset with lumps of std 1.0 at radius 2.0 / 2.4, and a "
+                            "learned lump std (preset_bandit4_wide.toml)",
+    "_preset_bandit4_ent": "the preset with the entropy bonus from 0.1 / 0.2 "
+                           "(preset_bandit4_ent.toml; 0.1 is the preset since Session 25)",
+    "_preset_multigoal_ent": "the preset with the entropy bonus from 0.1 / 0.2 "
+                             "(preset_multigoal_ent.toml)",
+    "_fork_preset_ent": "the preset with the entropy bonus from 0.1 / 0.2, seeds 1-5 "
+                        "(fork_preset_ent.toml)",
+    "_fork_preset_ent_more": "the preset with the entropy bonus from 0.1, seeds 6-10 "
+                             "(fork_preset_ent_more.toml)",
+    "_gauss_ent01_bandit4": "a Gaussian with the training flags of the preset at 0.1 "
+                            "(gauss_ent01_bandit4.toml)",
+    "_gauss_ent01_multigoal": "a Gaussian with the training flags of the preset at 0.1 "
+                              "(gauss_ent01_multigoal.toml)",
+    "_gauss_ent01": "a Gaussian with the training flags of the preset at 0.1, seeds 1-10 "
+                    "(gauss_ent01.toml)",
 }
 # studies whose summary re-reads earlier grids for comparison: only their own arms are listed
 OWN_ARMS = {"_multigoal_groups_gauss": {"gauss-groups4-cond"},
