@@ -129,6 +129,8 @@ STUDIES = {
                               "(gauss_ent01_multigoal.toml)",
     "_gauss_ent01": "a Gaussian with the training flags of the preset at 0.1, seeds 1-10 "
                     "(gauss_ent01.toml)",
+    "_fork_preset_early": "the preset with weights and merges from 1/3 "
+                          "(fork_preset_early.toml)",
 }
 # studies whose summary re-reads earlier grids for comparison: only their own arms are listed
 OWN_ARMS = {"_multigoal_groups_gauss": {"gauss-groups4-cond"},
