@@ -131,6 +131,8 @@ STUDIES = {
                     "(gauss_ent01.toml)",
     "_fork_preset_early": "the preset with weights and merges from 1/3 "
                           "(fork_preset_early.toml)",
+    "_preset_multigoal8_norestart": "the preset (bonus 0.1, no restarts) with eight groups "
+                                    "(preset_multigoal8_norestart.toml)",
 }
 # studies whose summary re-reads earlier grids for comparison: only their own arms are listed
 OWN_ARMS = {"_multigoal_groups_gauss": {"gauss-groups4-cond"},
