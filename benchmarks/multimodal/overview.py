@@ -133,6 +133,8 @@ STUDIES = {
                           "(fork_preset_early.toml)",
     "_preset_multigoal8_norestart": "the preset (bonus 0.1, no restarts) with eight groups "
                                     "(preset_multigoal8_norestart.toml)",
+    "_fork_preset8_ent": "the preset (bonus 0.1, no restarts) with eight groups, seeds 1-4 "
+                         "(fork_preset8_ent.toml)",
 }
 # studies whose summary re-reads earlier grids for comparison: only their own arms are listed
 OWN_ARMS = {"_multigoal_groups_gauss": {"gauss-groups4-cond"},
