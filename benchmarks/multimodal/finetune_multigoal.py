@@ -18,7 +18,8 @@ held-lump flow. Equal tuning: gaussian-lr10 / gaussian-lr30 fine-tune the one-go
 30x. Arm preset fine-tunes the ``--preset multimodal`` run with the preset, its group weights
 following the returns from the first update (``--flow-groups-start 0``; pretraining started
 them at 1/2) and restarts at 0.75 sigma (the preset's own until Session 24; the rows were
-measured with it). Run dirs go to ``--work`` (outside the tree;
+measured with it and its bonus at 0.05). Arm preset01 does the same from the preset with its
+bonus at 0.1 (Session 25: preset_multigoal_ent.toml's ent01 arm), fine-tuned with it. Run dirs go to ``--work`` (outside the tree;
 finished runs are reused); results to ``--out`` (benchmarks/multimodal/finetune_multigoal.json;
 rows without a seed are seed 1, rows without a date are from 2026-12-01).
 """
@@ -42,11 +43,12 @@ HOLD16 = "hold_k/runs/nfpo-MultiGoal-v0__flow-hold16__s{seed}"
 SINGLE = "hold/runs/nfpo-MultiGoal-v0__flow-mix__s{seed}"
 GAUSS = "hold_gauss/runs/nfpo-MultiGoal-v0__gaussian__s{seed}"
 PRESET = "preset_multigoal/runs/nfpo-MultiGoal-v0__std05__s{seed}"
+PRESET01 = "preset_multigoal_ent/runs/nfpo-MultiGoal-v0__ent01__s{seed}"
 PRETRAINED = {"flow-hold16": HOLD16, "flow-hold16-logits30": HOLD16,
               "flow-hold16-weights": HOLD16, "flow-single": SINGLE, "flow-single-lr30": SINGLE,
               "gaussian": GAUSS, "gaussian-lr10": GAUSS, "gaussian-lr30": GAUSS,
               "gaussian-held": "hold/runs/nfpo-MultiGoal-v0__gaussian-held__s{seed}",
-              "preset": PRESET}
+              "preset": PRESET, "preset01": PRESET01}
 ARMS = {"flow-hold16": HELD,
         "flow-hold16-logits30": HELD + " --flow-base-mixture-weights --freeze policy.flow "
                                        "policy.base_dist.means --flow-lr-scale 30",
@@ -59,7 +61,8 @@ ARMS = {"flow-hold16": HELD,
         "gaussian-lr30": "--policy gaussian --learning-rate 9e-3",
         "gaussian-held": "--policy gaussian --noise-correlation 1",
         "flow-scratch": HELD,
-        "preset": "--preset multimodal --flow-groups-start 0 --flow-groups-restart 0.75"}
+        "preset": "--preset multimodal --flow-groups-start 0 --flow-groups-restart 0.75",
+        "preset01": "--preset multimodal --flow-groups-start 0 --flow-groups-restart 0.75"}
 COMMON = (f"--env nfpo/MultiGoal-v0 --num-envs 16 --num-steps 64 --num-minibatches 4 "
           f"--action-bound tanh --ent-coef 0.05 --total-steps {STEPS} "
           f"--eval-episodes 0 --no-progress --no-report --no-tensorboard")
