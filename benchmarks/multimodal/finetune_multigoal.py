@@ -19,9 +19,10 @@ held-lump flow. Equal tuning: gaussian-lr10 / gaussian-lr30 fine-tune the one-go
 following the returns from the first update (``--flow-groups-start 0``; pretraining started
 them at 1/2) and restarts at 0.75 sigma (the preset's own until Session 24; the rows were
 measured with it and its bonus at 0.05). Arm preset01 does the same from the preset with its
-bonus at 0.1 (Session 25: preset_multigoal_ent.toml's ent01 arm), fine-tuned with it. Run dirs go to ``--work`` (outside the tree;
-finished runs are reused); results to ``--out`` (benchmarks/multimodal/finetune_multigoal.json;
-rows without a seed are seed 1, rows without a date are from 2026-12-01).
+bonus at 0.1 (Session 25: preset_multigoal_ent.toml's ent01 arm), fine-tuned with it. Run
+dirs go to ``--work`` (outside the tree; finished runs are reused); results to ``--out``
+(benchmarks/multimodal/finetune_multigoal.json; rows without a seed are seed 1, rows without
+a date are from 2026-12-01).
 """
 
 from __future__ import annotations
