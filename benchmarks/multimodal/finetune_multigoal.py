@@ -18,8 +18,8 @@ held-lump flow. Equal tuning: gaussian-lr10 / gaussian-lr30 fine-tune the one-go
 30x. Arm preset fine-tunes the ``--preset multimodal`` run with the preset, its group weights
 following the returns from the first update (``--flow-groups-start 0``; pretraining started
 them at 1/2) and restarts at 0.75 sigma (the preset's own until Session 24; the rows were
-measured with it and its bonus at 0.05). Arm preset01 does the same from the preset with its
-bonus at 0.1 (Session 25: preset_multigoal_ent.toml's ent01 arm), fine-tuned with it. Run
+measured with it and its bonus at 0.05, which the arm pins). Arm preset01 does the same from
+the preset with its bonus at 0.1 (Session 25: preset_multigoal_ent.toml's ent01 arm). Run
 dirs go to ``--work`` (outside the tree; finished runs are reused); results to ``--out``
 (benchmarks/multimodal/finetune_multigoal.json; rows without a seed are seed 1, rows without
 a date are from 2026-12-01).
@@ -50,6 +50,9 @@ PRETRAINED = {"flow-hold16": HOLD16, "flow-hold16-logits30": HOLD16,
               "gaussian": GAUSS, "gaussian-lr10": GAUSS, "gaussian-lr30": GAUSS,
               "gaussian-held": "hold/runs/nfpo-MultiGoal-v0__gaussian-held__s{seed}",
               "preset": PRESET, "preset01": PRESET01}
+# the preset fine-tuned: weights follow the returns from the first update, restarts copy the
+# group on the paying goal
+FINETUNE_PRESET = "--preset multimodal --flow-groups-start 0 --flow-groups-restart 0.75"
 ARMS = {"flow-hold16": HELD,
         "flow-hold16-logits30": HELD + " --flow-base-mixture-weights --freeze policy.flow "
                                        "policy.base_dist.means --flow-lr-scale 30",
@@ -62,8 +65,8 @@ ARMS = {"flow-hold16": HELD,
         "gaussian-lr30": "--policy gaussian --learning-rate 9e-3",
         "gaussian-held": "--policy gaussian --noise-correlation 1",
         "flow-scratch": HELD,
-        "preset": "--preset multimodal --flow-groups-start 0 --flow-groups-restart 0.75",
-        "preset01": "--preset multimodal --flow-groups-start 0 --flow-groups-restart 0.75"}
+        "preset": FINETUNE_PRESET + " --ent-coef 0.05",  # the preset's bonus until Session 25
+        "preset01": FINETUNE_PRESET}
 COMMON = (f"--env nfpo/MultiGoal-v0 --num-envs 16 --num-steps 64 --num-minibatches 4 "
           f"--action-bound tanh --ent-coef 0.05 --total-steps {STEPS} "
           f"--eval-episodes 0 --no-progress --no-report --no-tensorboard")
