@@ -220,6 +220,10 @@ class PolicyConfig:
     > 0 and separate stacks. Measured on ForkReach (0.6 with restarts at 0.75, from 2/3):
     return -16.73 against the Gaussian's -15.94, both sides in 4/5 seeds; from 1/3 one side
     (docs/multimodal.md)."""
+    flow_groups_merge_start: float | None = None
+    """with flow_groups_merge: fraction of training from which merges may happen (before
+    ``flow_groups_start`` too, while the group weights are still equal). None: from
+    ``flow_groups_start``, with the weights and restarts."""
     noise_correlation: float = 0.0
     """exploration: AR(1) correlation rho of each env's base noise across the steps of an
     episode, z_t = rho z_(t-1) + sqrt(1 - rho^2) e_t (nfpo.policies.noise). 0: i.i.d. samples;
@@ -274,6 +278,10 @@ class PolicyConfig:
             _check(not value or (self.flow_groups_temperature and not self.flow_groups_shared),
                    name, value, "0 unless flow_groups_temperature > 0 and not "
                    "flow_groups_shared (it moves a group between stacks)")
+        start = self.flow_groups_merge_start
+        _check(start is None or (0 <= start <= 1 and self.flow_groups_merge > 0),
+               "flow_groups_merge_start", start,
+               "None, or a fraction in [0, 1] together with flow_groups_merge > 0")
         radius = self.flow_groups_restart_radius
         _check(radius is None or (radius > 0 and self.flow_groups_restart > 0),
                "flow_groups_restart_radius", radius,

@@ -228,21 +228,26 @@ class Trainer:
 
     def _regroup(self) -> None:
         """While the group weights follow the returns: with ``flow_groups_restart`` make the
-        lagging group, if any, a copy of its donor; with ``flow_groups_merge`` merge the
-        closest pair of good groups, if close enough (``nfpo.algo.group_restart``)."""
+        lagging group, if any, a copy of its donor; with ``flow_groups_merge`` (from
+        ``flow_groups_merge_start`` if set) merge the closest pair of good groups, if close
+        enough (``nfpo.algo.group_restart``)."""
         pc, weights = self.cfg.policy, self.collector.group_weights
-        if not (pc.flow_groups_restart or pc.flow_groups_merge) or \
-                self.global_step < pc.flow_groups_start * self.cfg.run.total_steps:
+        total = self.cfg.run.total_steps
+        merge_start = pc.flow_groups_start if pc.flow_groups_merge_start is None \
+            else pc.flow_groups_merge_start
+        restart = pc.flow_groups_restart and self.global_step >= pc.flow_groups_start * total
+        merge = pc.flow_groups_merge and self.global_step >= merge_start * total
+        if not (restart or merge):
             return
         sigma = self.collector.return_scale()
         pair = weights.lagging(sigma, pc.flow_groups_restart, pc.flow_groups_restart_radius,
-                               pc.flow_groups_restart_mutual) if pc.flow_groups_restart else None
+                               pc.flow_groups_restart_mutual) if restart else None
         if pair is not None:
             dst, src = pair
             copy_parts(self.agent.group_parts(dst, src), self.ppo.optimizer)
             weights.copy(dst, src)
         pair = weights.mergeable(sigma, pc.flow_groups_restart, pc.flow_groups_merge) \
-            if pc.flow_groups_merge else None
+            if merge else None
         if pair is not None:
             dst, src = pair
             copy_parts(self.agent.policy.merge_group(dst, src), self.ppo.optimizer)

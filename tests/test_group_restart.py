@@ -12,6 +12,7 @@ from nfpo.agent import Agent
 from nfpo.algo.group_restart import copy_parts
 from nfpo.algo.group_weights import GroupWeights
 from nfpo.config import TrainConfig
+from nfpo.runner import Trainer
 
 
 def test_the_lagging_group_is_paired_with_the_nearest_good_group():
@@ -159,3 +160,26 @@ def test_a_merged_group_samples_from_its_hosts_lumps_and_stack():
         grid = torch.stack(torch.meshgrid(g, g, indexing="ij"), -1).reshape(-1, 2)
         mass = pol.log_prob_raw(obs[:1].expand(len(grid), 3), grid).exp().sum() * (g[1] - g[0])**2
     assert abs(mass.item() - 1) < 2e-3  # the marginal is still a density
+
+
+@pytest.mark.parametrize("merge_start,merged", [(None, False), (0.0, True)])
+def test_merges_start_at_their_own_fraction(tmp_path, merge_start, merged):
+    """``flow_groups_merge_start`` lets groups merge while the weights are still equal
+    (``flow_groups_start`` 1: they never follow the returns); unset, merges wait for
+    ``flow_groups_start`` with the weights."""
+    cfg = TrainConfig()
+    cfg.env.id, cfg.env.num_envs = "nfpo/MultiGoal-v0", 2
+    p = cfg.policy
+    p.kind, p.flow_base_mixture, p.flow_base_mixture_hold = "flow", 4, True
+    p.flow_base_mixture_condition, p.flow_groups = True, 4
+    p.flow_groups_temperature, p.flow_groups_start = 0.5, 1.0
+    p.flow_groups_merge, p.flow_groups_merge_start = 100.0, merge_start  # any pair is close
+    cfg.ppo.num_steps, cfg.ppo.num_minibatches, cfg.ppo.num_epochs = 64, 2, 1
+    cfg.run.total_steps, cfg.run.run_dir = 8 * 128, str(tmp_path / "run")
+    cfg.run.progress, cfg.run.tensorboard, cfg.run.eval_episodes = False, False, 0
+    trainer = Trainer(cfg)
+    trainer.train()
+    alive = trainer.collector.group_weights.alive
+    assert (alive.sum() < 4) == merged
+    w = trainer.agent.policy.group_weights().numpy()
+    assert np.allclose(w[alive], 1 / alive.sum()) and np.all(w[~alive] == 0)  # still equal

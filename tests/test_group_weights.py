@@ -73,6 +73,9 @@ def test_a_mixture_without_a_prior_refuses_weights():
      "not flow_groups_shared"),
     (dict(flow_groups_restart_radius=1.0), "flow_groups_restart_radius=1.0"),
     (dict(flow_groups_restart_mutual=True), "flow_groups_restart_mutual=True"),
+    (dict(flow_groups_merge_start=0.25), "flow_groups_merge_start=0.25"),
+    (dict(flow_groups_merge_start=1.5, flow_groups_merge=0.6, flow_groups_temperature=0.5),
+     "flow_groups_merge_start=1.5"),
     (dict(flow_groups_restart_radius=-1.0, flow_groups_restart=1.0,
           flow_groups_temperature=0.5), "flow_groups_restart_radius=-1.0"),
 ])
