@@ -222,8 +222,9 @@ class PolicyConfig:
     (docs/multimodal.md)."""
     flow_groups_merge_start: float | None = None
     """with flow_groups_merge: fraction of training from which merges may happen (before
-    ``flow_groups_start`` too, while the group weights are still equal). None: from
-    ``flow_groups_start``, with the weights and restarts."""
+    ``flow_groups_start`` too, while every lump keeps its equal weight: a merged group's
+    lumps then send their episodes to its host). None: from ``flow_groups_start``, with the
+    weights and restarts."""
     noise_correlation: float = 0.0
     """exploration: AR(1) correlation rho of each env's base noise across the steps of an
     episode, z_t = rho z_(t-1) + sqrt(1 - rho^2) e_t (nfpo.policies.noise). 0: i.i.d. samples;
