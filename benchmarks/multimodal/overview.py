@@ -135,6 +135,8 @@ STUDIES = {
                                     "(preset_multigoal8_norestart.toml)",
     "_fork_preset8_ent": "the preset (bonus 0.1, no restarts) with eight groups, seeds 1-4 "
                          "(fork_preset8_ent.toml)",
+    "_fork_merge_start": "the preset with merges from 1/4 (--flow-groups-merge-start 0.25), "
+                         "seeds 1-5 (fork_merge_start.toml)",
 }
 # studies whose summary re-reads earlier grids for comparison: only their own arms are listed
 OWN_ARMS = {"_multigoal_groups_gauss": {"gauss-groups4-cond"},
