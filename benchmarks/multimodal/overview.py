@@ -137,6 +137,8 @@ STUDIES = {
                          "(fork_preset8_ent.toml)",
     "_fork_merge_start": "the preset with merges from 1/4 (--flow-groups-merge-start 0.25), "
                          "seeds 1-5 (fork_merge_start.toml)",
+    "_fork_learn_std": "the preset with the lumps' std learned, alone and with merges from "
+                       "1/4, seeds 1-2 (fork_learn_std.toml, stopped for time)",
 }
 # studies whose summary re-reads earlier grids for comparison: only their own arms are listed
 OWN_ARMS = {"_multigoal_groups_gauss": {"gauss-groups4-cond"},
