@@ -123,3 +123,27 @@ def test_legged_status_keeps_committed_rows_without_local_metrics(tmp_path, monk
     table = mod.status(window=100, thin=20).splitlines()
     assert table[2] == "| new | 1.50M / 2M | 20 | 0.50 | 0.25 | 3.00 | 0.010 | -2.0 |"
     assert table[3] == kept
+
+
+def test_multimodal_curves_average_seeds_at_fractions(tmp_path):
+    """benchmarks/multimodal/curves.py: a column is the mean over the 10 updates before each
+    eighth of a run, then over the seeds; unfinished runs are left out."""
+    for seed, offset in ((1, 0.0), (2, 10.0), (3, 1000.0)):
+        run = tmp_path / "grid" / "runs" / f"nfpo-ForkReach-v0__arm__s{seed}"
+        run.mkdir(parents=True)
+        rows = "\n".join(f"{i},{i + offset}" for i in range(80))
+        (run / "metrics.csv").write_text(f"global_step,episode/return_recent\n{rows}\n")
+        if seed != 3:  # seed 3 is unfinished
+            (run / "summary.json").write_text("{}")
+    out = tmp_path / "curves.json"
+    res = subprocess.run([sys.executable, str(ROOT / "benchmarks/multimodal/curves.py"),
+                          str(tmp_path / "grid"), "--metrics", "episode/return_recent",
+                          "--out", str(out)], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr[-2000:]
+    import json
+
+    arm = json.loads(out.read_text())["arms"][0]
+    assert arm["seeds"] == ["1", "2"]
+    # updates 0-9 -> 4.5, 70-79 -> 74.5; seed 2 adds 10, so the mean adds 5
+    assert arm["episode/return_recent"][0] == pytest.approx(9.5)
+    assert arm["episode/return_recent"][-1] == pytest.approx(79.5)

@@ -1,0 +1,88 @@
+"""How fast each arm learns: training metrics at fractions of the run, mean over seeds.
+
+    python benchmarks/multimodal/curves.py benchmarks/multimodal/fork_preset_ent \
+        benchmarks/multimodal/gauss_ent01 --seeds 1,2,3,4,5 \
+        --out benchmarks/multimodal/curves_fork.json
+
+For every grid directory (its ``runs/`` from ``nfpo bench``; ``python benchmarks/runs.py fetch
+DIR`` restores them) and arm, each finished run's ``metrics.csv`` is cut at the fractions
+1/8, 2/8, ..., 1 of its updates; a column is the mean of the metric over the 10 updates
+before the cut, and a row the mean of those over the seeds. Printed as Markdown tables (one
+per metric), written as JSON. Only training-time numbers: the final policy's evaluation is
+summarize.py's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+from pathlib import Path
+
+FRACTIONS = [i / 8 for i in range(1, 9)]
+METRICS = ["episode/return_recent", "policy/entropy", "policy/approx_kl",
+           "policy/clip_fraction"]
+
+
+def at_fractions(rows: list[dict[str, str]], metric: str, window: int = 10) -> list[float]:
+    """The mean of ``metric`` over the ``window`` updates before each fraction of ``rows``."""
+    out = []
+    for q in FRACTIONS:
+        end = max(1, round(len(rows) * q))
+        vals = [float(r[metric]) for r in rows[max(0, end - window):end]
+                if r.get(metric) not in (None, "")]
+        vals = [v for v in vals if math.isfinite(v)]
+        out.append(sum(vals) / len(vals) if vals else math.nan)
+    return out
+
+
+def read_rows(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def arm_runs(grid: Path, seeds: set[int] | None) -> dict[str, list[Path]]:
+    """Finished runs (summary.json present) of a grid by arm; job dirs are TASK__ARM__sSEED."""
+    arms: dict[str, list[Path]] = {}
+    for run in sorted((grid / "runs").glob("*__*__s*")):
+        _, arm, seed = run.name.rsplit("__", 2)
+        if (run / "summary.json").exists() and (seeds is None or int(seed[1:]) in seeds):
+            arms.setdefault(arm, []).append(run)
+    return arms
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("grids", nargs="+", type=Path)
+    ap.add_argument("--seeds", default="", help="comma-separated seeds (default: all)")
+    ap.add_argument("--metrics", default=",".join(METRICS))
+    ap.add_argument("--out", type=Path)
+    args = ap.parse_args(argv)
+    seeds = {int(s) for s in args.seeds.split(",")} if args.seeds else None
+    metrics = args.metrics.split(",")
+    result = []
+    for grid in args.grids:
+        for arm, runs in arm_runs(grid, seeds).items():
+            rows = [read_rows(r / "metrics.csv") for r in runs]
+            entry = {"grid": grid.name, "arm": arm, "seeds": [r.name.rsplit("__s", 1)[1]
+                                                              for r in runs]}
+            for m in metrics:
+                per_run = [at_fractions(x, m) for x in rows]
+                entry[m] = [sum(col) / len(col) for col in zip(*per_run, strict=True)]
+            result.append(entry)
+    if not result:
+        raise SystemExit(f"no finished runs under {[str(g) for g in args.grids]}")
+    head = "| grid | arm | seeds | " + " | ".join(f"{q:.3g}" for q in FRACTIONS) + " |"
+    for m in metrics:
+        print(f"\n{m} at a fraction of training\n\n{head}\n|" + "---|" * (3 + len(FRACTIONS)))
+        for e in result:
+            vals = " | ".join(f"{v:.3g}" for v in e[m])
+            print(f"| {e['grid']} | {e['arm']} | {len(e['seeds'])} | {vals} |")
+    if args.out:
+        args.out.write_text(json.dumps({"fractions": FRACTIONS, "window": 10,
+                                        "arms": result}, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
