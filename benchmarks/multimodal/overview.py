@@ -139,6 +139,8 @@ STUDIES = {
                          "seeds 1-5 (fork_merge_start.toml)",
     "_fork_learn_std": "the preset with the lumps' std learned, alone and with merges from "
                        "1/4, seeds 1-2 (fork_learn_std.toml, stopped for time)",
+    "_fork_flow_lr": "the preset with the flows' learning rate at 0.5x (seeds 1-2) and 0.3x "
+                     "(seed 1) (fork_flow_lr.toml, stopped for time)",
 }
 # studies whose summary re-reads earlier grids for comparison: only their own arms are listed
 OWN_ARMS = {"_multigoal_groups_gauss": {"gauss-groups4-cond"},
