@@ -141,6 +141,8 @@ STUDIES = {
                        "1/4, seeds 1-2 (fork_learn_std.toml, stopped for time)",
     "_fork_flow_lr": "the preset with the flows' learning rate at 0.5x (seeds 1-2) and 0.3x "
                      "(seed 1) (fork_flow_lr.toml, stopped for time)",
+    "_fork_lr_const": "a constant learning rate: the preset and the same-flag Gaussian, "
+                      "seeds 1-2 (fork_lr_const.toml)",
 }
 # studies whose summary re-reads earlier grids for comparison: only their own arms are listed
 OWN_ARMS = {"_multigoal_groups_gauss": {"gauss-groups4-cond"},
