@@ -143,6 +143,8 @@ STUDIES = {
                      "(seed 1) (fork_flow_lr.toml, stopped for time)",
     "_fork_lr_const": "a constant learning rate: the preset and the same-flag Gaussian, "
                       "seeds 1-2 (fork_lr_const.toml)",
+    "_fork_preset_4x": "four times the budget (1.23M steps): the preset and the same-flag "
+                       "Gaussian, seeds 1-3 (fork_preset_4x.toml)",
 }
 # studies whose summary re-reads earlier grids for comparison: only their own arms are listed
 OWN_ARMS = {"_multigoal_groups_gauss": {"gauss-groups4-cond"},
