@@ -145,6 +145,8 @@ STUDIES = {
                       "seeds 1-2 (fork_lr_const.toml)",
     "_fork_preset_4x": "four times the budget (1.23M steps): the preset and the same-flag "
                        "Gaussian, seeds 1-3 (fork_preset_4x.toml)",
+    "_preset_bandit4_radius": "the preset with its lumps at radius 0.6 / 0.9 (1.2), seeds 1-5 "
+                              "(preset_bandit4_radius.toml)",
 }
 # studies whose summary re-reads earlier grids for comparison: only their own arms are listed
 OWN_ARMS = {"_multigoal_groups_gauss": {"gauss-groups4-cond"},
