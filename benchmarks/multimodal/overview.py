@@ -147,6 +147,8 @@ STUDIES = {
                        "Gaussian, seeds 1-3 (fork_preset_4x.toml)",
     "_preset_bandit4_radius": "the preset with its lumps at radius 0.6 / 0.9 (1.2), seeds 1-5 "
                               "(preset_bandit4_radius.toml)",
+    "_fork_groups2": "diagnostic: the preset with two groups on two lumps, seeds 1-3 "
+                     "(fork_groups2.toml)",
 }
 # studies whose summary re-reads earlier grids for comparison: only their own arms are listed
 OWN_ARMS = {"_multigoal_groups_gauss": {"gauss-groups4-cond"},
