@@ -149,6 +149,10 @@ STUDIES = {
                               "(preset_bandit4_radius.toml)",
     "_fork_groups2": "diagnostic: the preset with two groups on two lumps, seeds 1-3 "
                      "(fork_groups2.toml)",
+    "_fork_radius": "the preset with its lumps at radius 0.6 / 0.9 (1.2), seeds 1-2 "
+                    "(fork_radius.toml, stopped for time)",
+    "_preset_multigoal_radius": "the preset with its lumps at radius 0.6 / 0.9 (1.2), seeds "
+                                "1-5 (preset_multigoal_radius.toml)",
 }
 # studies whose summary re-reads earlier grids for comparison: only their own arms are listed
 OWN_ARMS = {"_multigoal_groups_gauss": {"gauss-groups4-cond"},
