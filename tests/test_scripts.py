@@ -4,6 +4,7 @@ test, not a benchmark rerun months later."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -140,8 +141,6 @@ def test_multimodal_curves_average_seeds_at_fractions(tmp_path):
                           str(tmp_path / "grid"), "--metrics", "episode/return_recent",
                           "--out", str(out)], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr[-2000:]
-    import json
-
     arm = json.loads(out.read_text())["arms"][0]
     assert arm["seeds"] == ["1", "2"]
     # updates 0-9 -> 4.5, 70-79 -> 74.5; seed 2 adds 10, so the mean adds 5
