@@ -22,7 +22,7 @@ from pathlib import Path
 
 FRACTIONS = [i / 8 for i in range(1, 9)]
 METRICS = ["episode/return_recent", "policy/entropy", "policy/approx_kl",
-           "policy/clip_fraction"]
+           "policy/clip_fraction", "value/explained_variance"]
 
 
 def at_fractions(rows: list[dict[str, str]], metric: str, window: int = 10) -> list[float]:
