@@ -128,14 +128,18 @@ def test_legged_status_keeps_committed_rows_without_local_metrics(tmp_path, monk
 
 def test_multimodal_curves_average_seeds_at_fractions(tmp_path):
     """benchmarks/multimodal/curves.py: a column is the mean over the 10 updates before each
-    eighth of a run, then over the seeds; unfinished runs are left out."""
+    eighth of a run, then over the seeds; unfinished jobs are left out."""
+    jobs = {}
     for seed, offset in ((1, 0.0), (2, 10.0), (3, 1000.0)):
-        run = tmp_path / "grid" / "runs" / f"nfpo-ForkReach-v0__arm__s{seed}"
+        job = f"nfpo-ForkReach-v0__arm__s{seed}"
+        run = tmp_path / "grid" / "runs" / job
         run.mkdir(parents=True)
         rows = "\n".join(f"{i},{i + offset}" for i in range(80))
         (run / "metrics.csv").write_text(f"global_step,episode/return_recent\n{rows}\n")
-        if seed != 3:  # seed 3 is unfinished
-            (run / "summary.json").write_text("{}")
+        jobs[job] = {"task": "nfpo/ForkReach-v0", "arm": "arm", "seed": seed,
+                     "run_dir": f"runs/{job}",
+                     "status": "pending" if seed == 3 else "done"}  # seed 3 is unfinished
+    (tmp_path / "grid" / "index.json").write_text(json.dumps({"jobs": jobs}))
     out = tmp_path / "curves.json"
     res = subprocess.run([sys.executable, str(ROOT / "benchmarks/multimodal/curves.py"),
                           str(tmp_path / "grid"), "--metrics", "episode/return_recent",

@@ -4,10 +4,11 @@
         benchmarks/multimodal/gauss_ent01 --seeds 1,2,3,4,5 \
         --out benchmarks/multimodal/curves_fork.json
 
-For every grid directory (its ``runs/`` from ``nfpo bench``; ``python benchmarks/runs.py fetch
-DIR`` restores them) and arm, each finished run's ``metrics.csv`` is cut at the fractions
-1/8, 2/8, ..., 1 of its updates; a column is the mean of the metric over the 10 updates
-before the cut, and a row the mean of those over the seeds. Printed as Markdown tables (one
+For every grid directory (its ``index.json`` and ``runs/`` from ``nfpo bench``; ``python
+benchmarks/runs.py fetch DIR`` restores the runs) and arm, each finished job's
+``metrics.csv`` is cut at the fractions 1/8, 2/8, ..., 1 of its updates; a column is the
+mean of the metric over the 10 updates before the cut, and a row the mean of those over the
+seeds. Printed as Markdown tables (one
 per metric), written as JSON. Only training-time numbers: the final policy's evaluation is
 summarize.py's.
 """
@@ -15,40 +16,35 @@ summarize.py's.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import math
 from pathlib import Path
+
+from nfpo.bench.grid import read_index
+from nfpo.logger import read_metrics
 
 FRACTIONS = [i / 8 for i in range(1, 9)]
 METRICS = ["episode/return_recent", "policy/entropy", "policy/approx_kl",
            "policy/clip_fraction", "value/explained_variance"]
 
 
-def at_fractions(rows: list[dict[str, str]], metric: str, window: int = 10) -> list[float]:
-    """The mean of ``metric`` over the ``window`` updates before each fraction of ``rows``."""
+def at_fractions(values: list[float], window: int = 10) -> list[float]:
+    """The mean of the finite ``values`` (one per update) over the ``window`` updates before
+    each fraction of the run."""
     out = []
     for q in FRACTIONS:
-        end = max(1, round(len(rows) * q))
-        vals = [float(r[metric]) for r in rows[max(0, end - window):end]
-                if r.get(metric) not in (None, "")]
-        vals = [v for v in vals if math.isfinite(v)]
+        end = max(1, round(len(values) * q))
+        vals = [v for v in values[max(0, end - window):end] if math.isfinite(v)]
         out.append(sum(vals) / len(vals) if vals else math.nan)
     return out
 
 
-def read_rows(path: Path) -> list[dict[str, str]]:
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
-
-
-def arm_runs(grid: Path, seeds: set[int] | None) -> dict[str, list[Path]]:
-    """Finished runs (summary.json present) of a grid by arm; job dirs are TASK__ARM__sSEED."""
-    arms: dict[str, list[Path]] = {}
-    for run in sorted((grid / "runs").glob("*__*__s*")):
-        _, arm, seed = run.name.rsplit("__", 2)
-        if (run / "summary.json").exists() and (seeds is None or int(seed[1:]) in seeds):
-            arms.setdefault(arm, []).append(run)
+def arm_runs(grid: Path, seeds: set[int] | None) -> dict[str, list[tuple[int, Path]]]:
+    """(seed, run dir) of a grid's finished jobs (``index.json`` status done) by arm."""
+    arms: dict[str, list[tuple[int, Path]]] = {}
+    for _, rec in sorted(read_index(grid).items()):
+        if rec["status"] == "done" and (seeds is None or rec["seed"] in seeds):
+            arms.setdefault(rec["arm"], []).append((rec["seed"], grid / rec["run_dir"]))
     return arms
 
 
@@ -64,11 +60,10 @@ def main(argv: list[str] | None = None) -> None:
     result = []
     for grid in args.grids:
         for arm, runs in arm_runs(grid, seeds).items():
-            rows = [read_rows(r / "metrics.csv") for r in runs]
-            entry = {"grid": grid.name, "arm": arm, "seeds": [r.name.rsplit("__s", 1)[1]
-                                                              for r in runs]}
+            cols = [read_metrics(run) for _, run in runs]
+            entry = {"grid": grid.name, "arm": arm, "seeds": [str(seed) for seed, _ in runs]}
             for m in metrics:
-                per_run = [at_fractions(x, m) for x in rows]
+                per_run = [at_fractions(c.get(m, [])) for c in cols]
                 entry[m] = [sum(col) / len(col) for col in zip(*per_run, strict=True)]
             result.append(entry)
     if not result:
