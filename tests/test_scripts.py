@@ -150,3 +150,8 @@ def test_multimodal_curves_average_seeds_at_fractions(tmp_path):
     # updates 0-9 -> 4.5, 70-79 -> 74.5; seed 2 adds 10, so the mean adds 5
     assert arm["episode/return_recent"][0] == pytest.approx(9.5)
     assert arm["episode/return_recent"][-1] == pytest.approx(79.5)
+    bad = subprocess.run([sys.executable, str(ROOT / "benchmarks/multimodal/curves.py"),
+                          str(tmp_path / "grid"), "--metrics", "return"],
+                         capture_output=True, text=True)
+    assert bad.returncode != 0 and "invalid --metrics entry 'return'" in bad.stderr
+    assert "episode/return_recent" in bad.stderr

@@ -61,6 +61,11 @@ def main(argv: list[str] | None = None) -> None:
     for grid in args.grids:
         for arm, runs in arm_runs(grid, seeds).items():
             cols = [read_metrics(run) for _, run in runs]
+            for m in metrics:
+                if not any(m in c for c in cols):
+                    known = sorted({k for c in cols for k in c})
+                    raise SystemExit(f"invalid --metrics entry {m!r}: no run of {grid.name} "
+                                     f"{arm} logs it; logged: {', '.join(known)}")
             entry = {"grid": grid.name, "arm": arm, "seeds": [str(seed) for seed, _ in runs]}
             for m in metrics:
                 per_run = [at_fractions(c.get(m, [])) for c in cols]
