@@ -153,6 +153,8 @@ STUDIES = {
                     "(fork_radius.toml, stopped for time)",
     "_preset_multigoal_radius": "the preset with its lumps at radius 0.6 / 0.9 (1.2), seeds "
                                 "1-5 (preset_multigoal_radius.toml)",
+    "_fork_critic": "the preset without value clipping / with a 256x256 critic, seeds 1-3 "
+                    "(fork_critic.toml)",
 }
 # studies whose summary re-reads earlier grids for comparison: only their own arms are listed
 OWN_ARMS = {"_multigoal_groups_gauss": {"gauss-groups4-cond"},
