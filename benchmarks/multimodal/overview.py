@@ -155,6 +155,7 @@ STUDIES = {
                                 "1-5 (preset_multigoal_radius.toml)",
     "_fork_critic": "the preset without value clipping / with a 256x256 critic, seeds 1-3 "
                     "(fork_critic.toml)",
+    "_fork_minibatch": "the preset with 4 / 2 minibatches (8), seeds 1-3 (fork_minibatch.toml)",
 }
 # studies whose summary re-reads earlier grids for comparison: only their own arms are listed
 OWN_ARMS = {"_multigoal_groups_gauss": {"gauss-groups4-cond"},
