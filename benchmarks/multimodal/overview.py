@@ -156,6 +156,8 @@ STUDIES = {
     "_fork_critic": "the preset without value clipping / with a 256x256 critic, seeds 1-3 "
                     "(fork_critic.toml)",
     "_fork_minibatch": "the preset with 4 / 2 minibatches (8), seeds 1-3 (fork_minibatch.toml)",
+    "_fork_minibatch16": "16 minibatches: the preset and the same-flag Gaussian, seeds 1-3 "
+                         "(fork_minibatch16.toml)",
 }
 # studies whose summary re-reads earlier grids for comparison: only their own arms are listed
 OWN_ARMS = {"_multigoal_groups_gauss": {"gauss-groups4-cond"},
