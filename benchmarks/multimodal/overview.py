@@ -158,6 +158,8 @@ STUDIES = {
     "_fork_minibatch": "the preset with 4 / 2 minibatches (8), seeds 1-3 (fork_minibatch.toml)",
     "_fork_minibatch16": "16 minibatches: the preset and the same-flag Gaussian, seeds 1-3 "
                          "(fork_minibatch16.toml)",
+    "_fork_scale_bound": "the preset with the coupling log-scale bound at 1.0 / 0.5 (2.0), "
+                         "seeds 1-3 (fork_scale_bound.toml)",
 }
 # studies whose summary re-reads earlier grids for comparison: only their own arms are listed
 OWN_ARMS = {"_multigoal_groups_gauss": {"gauss-groups4-cond"},
