@@ -144,7 +144,7 @@ STUDIES = {
     "_fork_lr_const": "a constant learning rate: the preset and the same-flag Gaussian, "
                       "seeds 1-2 (fork_lr_const.toml)",
     "_fork_preset_4x": "four times the budget (1.23M steps): the preset and the same-flag "
-                       "Gaussian, seeds 1-3 (fork_preset_4x.toml)",
+                       "Gaussian, seeds 1-4 (fork_preset_4x.toml)",
     "_preset_bandit4_radius": "the preset with its lumps at radius 0.6 / 0.9 (1.2), seeds 1-5 "
                               "(preset_bandit4_radius.toml)",
     "_fork_groups2": "diagnostic: the preset with two groups on two lumps, seeds 1-3 "
