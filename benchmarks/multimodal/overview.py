@@ -160,6 +160,8 @@ STUDIES = {
                          "(fork_minibatch16.toml)",
     "_fork_scale_bound": "the preset with the coupling log-scale bound at 1.0 / 0.5 (2.0), "
                          "seeds 1-3 (fork_scale_bound.toml)",
+    "_fork_preset_gauss": "control: the preset with a Gaussian per group (diagonal, one layer), "
+                          "seeds 1-3 (fork_preset_gauss.toml)",
 }
 # studies whose summary re-reads earlier grids for comparison: only their own arms are listed
 OWN_ARMS = {"_multigoal_groups_gauss": {"gauss-groups4-cond"},
