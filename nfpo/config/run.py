@@ -1,4 +1,4 @@
-"""The run section of the config: budget, seed, logging, checkpoints and device."""
+"""The run section of the config: budget, seed, device, checkpoints, evaluation, logging."""
 
 from __future__ import annotations
 
