@@ -8,8 +8,8 @@ For every grid directory (its ``index.json`` and ``runs/`` from ``nfpo bench``; 
 benchmarks/runs.py fetch DIR`` restores the runs) and arm, each finished job's
 ``metrics.csv`` is cut at the fractions 1/8, 2/8, ..., 1 of its updates; a column is the
 mean of the metric over the 10 updates before the cut, and a row the mean of those over the
-seeds. Printed as Markdown tables (one per metric), written as JSON. Only training-time numbers: the final policy's evaluation is
-summarize.py's.
+seeds. Printed as Markdown tables (one per metric), written as JSON. Only training-time
+numbers: the final policy's evaluation is summarize.py's.
 """
 
 from __future__ import annotations
