@@ -106,7 +106,11 @@ class RolloutStorage:
         self.components = torch.zeros(T, N, dtype=torch.long, device=self.device) \
             if components else None
         self.step = 0
-        self._cpu = self.device.type == "cpu"
+        # what ``add`` writes, in its argument order; on the CPU with numpy views made once
+        self._written = (self.obs, self.actions, self.log_probs, self.values, self.rewards,
+                         self.dones, self.critic_obs, self.components)
+        cpu = self.device.type == "cpu"
+        self._views = tuple(b.numpy() if cpu and b is not None else None for b in self._written)
 
     def add(self, obs: Tensor, actions: Tensor, log_probs: Tensor, values: Tensor,
             rewards: Tensor | np.ndarray, dones: Tensor | np.ndarray,
@@ -117,15 +121,14 @@ class RolloutStorage:
         if self.step >= self.num_steps:
             raise RuntimeError("rollout storage is full; call clear() after the update")
         t = self.step
-        for buf, v in ((self.obs, obs), (self.actions, actions), (self.log_probs, log_probs),
-                       (self.values, values), (self.rewards, rewards), (self.dones, dones),
-                       (self.critic_obs, critic_obs), (self.components, components)):
+        given = (obs, actions, log_probs, values, rewards, dones, critic_obs, components)
+        for buf, view, v in zip(self._written, self._views, given, strict=True):
             if buf is None:
                 continue
-            if self._cpu and (isinstance(v, np.ndarray) or (
+            if view is not None and (isinstance(v, np.ndarray) or (
                     v.device.type == "cpu" and not v.requires_grad)):
-                # a numpy view of the buffer: one cast-and-copy, no torch call per field
-                buf.numpy()[t] = v if isinstance(v, np.ndarray) else v.numpy()
+                # the buffer's numpy view: one cast-and-copy, no torch call per field
+                view[t] = v if isinstance(v, np.ndarray) else v.numpy()
             else:
                 buf[t] = torch.as_tensor(v, dtype=buf.dtype, device=buf.device)
         self.step += 1
