@@ -162,6 +162,8 @@ STUDIES = {
                          "seeds 1-3 (fork_scale_bound.toml)",
     "_fork_preset_gauss": "control: the preset with a Gaussian per group (diagonal, one layer), "
                           "seeds 1-3 (fork_preset_gauss.toml)",
+    "_fork_epochs": "20 epochs; a shared observation encoder (64); the same-flag Gaussian at "
+                    "20 epochs, seeds 1-3 (fork_epochs.toml)",
 }
 # studies whose summary re-reads earlier grids for comparison: only their own arms are listed
 OWN_ARMS = {"_multigoal_groups_gauss": {"gauss-groups4-cond"},
